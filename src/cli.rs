@@ -1,0 +1,172 @@
+//! The command line: `scgate serve` with one flag per setting, and `scgate gen-config`.
+//!
+//! Flags are thin: each is an `Option` of the setting's own type, named after its key in kebab
+//! case, and its help text is the setting's doc from `config::docs` plus its `SCGATE_*` variable
+//! and its default. Turning flags into settings is `config::load`'s job; this file only hands
+//! over the flags that were given, as a TOML table (the top layer of the precedence).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde::de::{DeserializeOwned, IntoDeserializer};
+use serde::Serialize;
+
+use crate::config::{self, ConfigError, ProtocolMode, Resolved, SlowConsumerPolicy};
+
+/// `scgate`: a WebSocket pub/sub gateway that speaks the SocketCluster protocol.
+#[derive(Debug, Parser)]
+#[command(name = "scgate", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `scgate`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway. Settings come from defaults < config file < SCGATE_* variables < flags.
+    // Boxed: the flags are hundreds of bytes, the other subcommands none.
+    Serve(Box<ServeArgs>),
+    /// Print a scgate.toml with every setting, documented and set to its default.
+    GenConfig,
+}
+
+/// The flags of `scgate serve`: a config file, then one optional override per setting.
+///
+/// Serializing this struct gives the setting fields only (`config` is skipped), `None` for each
+/// flag not given.
+#[derive(Clone, Debug, Default, Args, Serialize)]
+pub struct ServeArgs {
+    /// TOML config file. Without this flag, scgate.toml in the working directory is read if it
+    /// exists; a file named here must exist.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    #[arg(long, value_name = "ADDR", help = help("host"))]
+    pub host: Option<String>,
+    #[arg(long, value_name = "PORT", help = help("port"))]
+    pub port: Option<u16>,
+    #[arg(long, value_name = "PATH", help = help("path"))]
+    pub path: Option<String>,
+    #[arg(long, value_name = "DIR", help = help("public_dir"))]
+    pub public_dir: Option<String>,
+
+    #[arg(long, value_name = "N", help = help("workers"))]
+    pub workers: Option<usize>,
+    #[arg(long, value_name = "N", help = help("brokers"))]
+    pub brokers: Option<usize>,
+    #[arg(long, value_name = "BACKEND", help = help("broker"))]
+    pub broker: Option<String>,
+
+    #[arg(long, value_name = "MODE", value_parser = enum_value::<ProtocolMode>, help = help("protocol"))]
+    pub protocol: Option<ProtocolMode>,
+    #[arg(long, value_name = "MS", help = help("ping_interval_ms"))]
+    pub ping_interval_ms: Option<u64>,
+    #[arg(long, value_name = "MS", help = help("ping_timeout_ms"))]
+    pub ping_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS", help = help("handshake_timeout_ms"))]
+    pub handshake_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS", help = help("upgrade_timeout_ms"))]
+    pub upgrade_timeout_ms: Option<u64>,
+    #[arg(long, value_name = "MS", help = help("shutdown_grace_ms"))]
+    pub shutdown_grace_ms: Option<u64>,
+
+    #[arg(long, value_name = "BYTES", help = help("max_message_bytes"))]
+    pub max_message_bytes: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = help("max_channel_name_bytes"))]
+    pub max_channel_name_bytes: Option<usize>,
+    #[arg(long, value_name = "N", help = help("max_channels_per_socket"))]
+    pub max_channels_per_socket: Option<usize>,
+    #[arg(long, value_name = "N", help = help("max_connections"))]
+    pub max_connections: Option<usize>,
+
+    #[arg(long, value_name = "FRAMES", help = help("outbound_queue_frames"))]
+    pub outbound_queue_frames: Option<usize>,
+    #[arg(long, value_name = "POLICY", value_parser = enum_value::<SlowConsumerPolicy>, help = help("slow_consumer"))]
+    pub slow_consumer: Option<SlowConsumerPolicy>,
+    #[arg(long, value_name = "BYTES", help = help("read_buffer_bytes"))]
+    pub read_buffer_bytes: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = help("write_buffer_bytes"))]
+    pub write_buffer_bytes: Option<usize>,
+
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("allow_client_publish"))]
+    pub allow_client_publish: Option<bool>,
+
+    #[arg(long, value_name = "FILTER", help = help("log"))]
+    pub log: Option<String>,
+}
+
+impl ServeArgs {
+    /// The config file to read: `--config` if given (it must then exist), else `scgate.toml`
+    /// in `cwd` if it is a file, else none.
+    pub fn config_file(&self, cwd: &Path) -> Option<PathBuf> {
+        if let Some(explicit) = &self.config {
+            return Some(explicit.clone());
+        }
+        let implicit = cwd.join(config::DEFAULT_CONFIG_FILE);
+        implicit.is_file().then_some(implicit)
+    }
+
+    /// The flags that were given, as setting key → value: the top layer of the precedence.
+    pub fn overrides(&self) -> Result<toml::Table, ConfigError> {
+        let bad = |key: &str, reason: String| ConfigError::BadValue {
+            key: key.to_owned(),
+            origin: format!("flag --{}", config::flag_name(key)),
+            reason,
+        };
+        // Through JSON so that each flag converts on its own and an error can name it: a usize
+        // or u64 above i64::MAX is a valid flag but not a TOML integer.
+        let given = serde_json::to_value(self).map_err(|e| bad("", e.to_string()))?;
+        let mut table = toml::Table::new();
+        for (key, value) in given.as_object().into_iter().flatten() {
+            if value.is_null() {
+                continue;
+            }
+            let value = toml::Value::try_from(value).map_err(|e| {
+                bad(
+                    key,
+                    format!("{e}; the largest number allowed is {}", i64::MAX),
+                )
+            })?;
+            table.insert(key.clone(), value);
+        }
+        Ok(table)
+    }
+
+    /// Resolves validated settings: defaults < config file < `env` < these flags.
+    /// `cwd` is where the implicit `scgate.toml` is looked for.
+    pub fn resolve<I, K, V>(&self, cwd: &Path, env: I) -> Result<Resolved, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let file = self.config_file(cwd);
+        config::resolve(file.as_deref(), env, self.overrides()?)
+    }
+}
+
+/// The help text of the flag for `key`: its doc, its environment variable and its default.
+fn help(key: &str) -> String {
+    let doc = config::doc(key).unwrap_or("(undocumented)");
+    let default = config::default_text(key);
+    let default = if default.is_empty() {
+        "\"\"".to_owned()
+    } else {
+        default
+    };
+    format!(
+        "{doc}\n[env: {}] [default: {default}]",
+        config::env_var(key)
+    )
+}
+
+/// Parses a flag value with the enum's own serde names, so flags accept exactly what the file
+/// accepts, and the error lists the allowed values.
+fn enum_value<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        text.into_deserializer();
+    T::deserialize(de).map_err(|e| e.to_string())
+}

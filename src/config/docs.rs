@@ -1,0 +1,132 @@
+//! The user-facing text of every setting, shared by `scgate gen-config` and `scgate serve --help`.
+//!
+//! Each entry says what the setting does, which values it accepts, and what the unusual values
+//! (0, empty) mean. Defaults are not written here: they are read from `Settings::default()` so
+//! the text can never disagree with the code. A test checks that every `Settings` field has
+//! exactly one entry here and that every entry names a field.
+
+/// `(key, doc text)` for every `Settings` field, in the order `gen-config` groups them.
+pub const SETTING_DOCS: &[(&str, &str)] = &[
+    // Listener.
+    (
+        "host",
+        "Address to listen on: an IPv4 or IPv6 address, or a host name. \
+         0.0.0.0 listens on every IPv4 interface; 127.0.0.1 only on this machine.",
+    ),
+    (
+        "port",
+        "TCP port to listen on, 0 to 65535. 0 picks a free port.",
+    ),
+    (
+        "path",
+        "Exact URL path of the SocketCluster WebSocket endpoint; must start with '/'. \
+         Clients connect to it with their `path` option. Other paths are plain HTTP \
+         (static files, /health, /metrics).",
+    ),
+    (
+        "public_dir",
+        "Folder of static files served over HTTP on the same port, relative to the working \
+         directory. An empty string disables static files.",
+    ),
+    // Threads and brokers.
+    (
+        "workers",
+        "Worker threads, each with its own sockets and its own instance of every plugin. \
+         0 to 64; 0 means one per CPU core.",
+    ),
+    (
+        "brokers",
+        "In-process broker shards: the channel table is split by a hash of the channel name. \
+         0 means one per worker.",
+    ),
+    (
+        "broker",
+        "Broker backend. Allowed: \"memory\" (in-process; channels reach only this node). \
+         Only memory is available in this build.",
+    ),
+    // Protocol and timeouts.
+    (
+        "protocol",
+        "Heartbeat protocol. Allowed: \"1\" (socketcluster-client 14 and older: ping #1, \
+         pong #2), \"2\" (client 15 and newer: empty-string ping and pong), or \"auto\" \
+         (send both until a socket's first pong shows its generation).",
+    ),
+    (
+        "ping_interval_ms",
+        "Milliseconds between server pings. At least 1, and less than ping_timeout_ms.",
+    ),
+    (
+        "ping_timeout_ms",
+        "Milliseconds without any inbound message before a socket is closed with code 4001. \
+         Sent to clients as pingTimeout. Must be greater than ping_interval_ms.",
+    ),
+    (
+        "handshake_timeout_ms",
+        "Milliseconds a socket may take to send #handshake before it is closed with code 4005. \
+         At least 1.",
+    ),
+    (
+        "upgrade_timeout_ms",
+        "Milliseconds a client may take to send its HTTP request headers, WebSocket upgrade \
+         included. At least 1.",
+    ),
+    (
+        "shutdown_grace_ms",
+        "Milliseconds to let sockets drain after SIGINT or SIGTERM before exiting. \
+         0 exits at once.",
+    ),
+    // Limits.
+    (
+        "max_message_bytes",
+        "Largest inbound WebSocket message in bytes; a larger one closes the socket with \
+         code 1009. At least 1024.",
+    ),
+    (
+        "max_channel_name_bytes",
+        "Longest channel name in bytes; a longer subscribe or publish is refused. At least 1.",
+    ),
+    (
+        "max_channels_per_socket",
+        "Most channels one socket may subscribe to at once; further subscribes are refused. \
+         At least 1.",
+    ),
+    (
+        "max_connections",
+        "Most simultaneous TCP connections; past it new ones get HTTP 503. At least 1. \
+         Keep it below the process's open-file limit (ulimit -n).",
+    ),
+    // Slow consumers and buffers.
+    (
+        "outbound_queue_frames",
+        "Frames a socket's outbound queue holds before the slow-consumer policy applies. \
+         At least 1.",
+    ),
+    (
+        "slow_consumer",
+        "What happens when a socket's outbound queue is full. Allowed: \"disconnect\" (close \
+         the socket with code 4100; the client reconnects and notices the gap) or \
+         \"drop-newest\" (keep the socket, drop the message that did not fit, count the drop).",
+    ),
+    (
+        "read_buffer_bytes",
+        "Bytes of the per-socket WebSocket read buffer, allocated up front for every socket; \
+         larger frames grow it on demand. At least 256.",
+    ),
+    (
+        "write_buffer_bytes",
+        "Bytes buffered per socket before a write is forced out; the writer flushes after \
+         each batch anyway. 0 writes every frame as soon as it is queued.",
+    ),
+    // Clients.
+    (
+        "allow_client_publish",
+        "Whether clients may #publish to channels. Allowed: true or false. With false only \
+         plugins publish to channels.",
+    ),
+    // Logging.
+    (
+        "log",
+        "Log filter in tracing EnvFilter syntax, for example \"info\" or \
+         \"scgate=debug,warn\". The RUST_LOG environment variable overrides it.",
+    ),
+];

@@ -1,0 +1,126 @@
+//! The one validated set of settings a running gateway reads.
+//!
+//! Every field here is a setting a user can put in `scgate.toml`, in an `SCGATE_*` environment
+//! variable, or on the `scgate serve` command line. `Default` holds the documented defaults;
+//! `docs::SETTING_DOCS` holds the text `scgate gen-config` prints for each one.
+
+use serde::{Deserialize, Serialize};
+
+/// Which SocketCluster heartbeat strings a listener speaks (`sc-protocol.md` sections 7 and 8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProtocolMode {
+    /// Protocol v1 (socketcluster-client ≤ 14): ping `#1`, pong `#2`.
+    #[serde(rename = "1")]
+    V1,
+    /// Protocol v2 (socketcluster-client ≥ 15): ping and pong are the empty string.
+    #[serde(rename = "2")]
+    V2,
+    /// Send both ping strings until a socket's first pong shows its generation, then only its own.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+/// What happens when a socket's bounded outbound queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SlowConsumerPolicy {
+    /// Close the socket (code 4100). The client reconnects and re-subscribes, so it notices the
+    /// gap instead of silently missing messages. Memory per socket stays bounded. The default.
+    #[serde(rename = "disconnect")]
+    Disconnect,
+    /// Keep the socket and drop the message that did not fit. The client misses messages
+    /// without being told; the drop is counted in the metrics.
+    #[serde(rename = "drop-newest")]
+    DropNewest,
+}
+
+/// Every setting of `scgate serve`, resolved from defaults < file < env < flags and validated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub host: String,
+    /// TCP port to listen on (0 picks a free port).
+    pub port: u16,
+    /// Exact URL path of the SocketCluster WebSocket endpoint.
+    pub path: String,
+    /// Worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// In-process broker shards (the channel table split by a hash of the name); 0 means one per worker.
+    pub brokers: usize,
+    /// Broker backend: `memory` (in-process).
+    pub broker: String,
+    /// Heartbeat protocol: "1", "2" or "auto".
+    pub protocol: ProtocolMode,
+    /// Milliseconds between server pings.
+    pub ping_interval_ms: u64,
+    /// Milliseconds without any inbound message before a socket is closed with 4001; sent to clients as `pingTimeout`.
+    pub ping_timeout_ms: u64,
+    /// Milliseconds a socket may take to send `#handshake` before it is closed with 4005.
+    pub handshake_timeout_ms: u64,
+    /// Milliseconds a client may take to send its HTTP request headers (upgrade included).
+    pub upgrade_timeout_ms: u64,
+    /// Largest inbound WebSocket message in bytes; larger ones close the socket with 1009.
+    pub max_message_bytes: usize,
+    /// Longest channel name in bytes.
+    pub max_channel_name_bytes: usize,
+    /// Most channels one socket may subscribe to.
+    pub max_channels_per_socket: usize,
+    /// Most simultaneous TCP connections; past it new ones get HTTP 503.
+    pub max_connections: usize,
+    /// Frames a socket's outbound queue holds before the slow-consumer policy applies.
+    pub outbound_queue_frames: usize,
+    /// "disconnect" or "drop-newest".
+    pub slow_consumer: SlowConsumerPolicy,
+    /// Whether clients may `#publish`.
+    pub allow_client_publish: bool,
+    /// Bytes of the per-socket WebSocket read buffer (allocated up front for every socket).
+    pub read_buffer_bytes: usize,
+    /// Bytes buffered per socket before a write is forced out (the writer flushes after each batch anyway).
+    pub write_buffer_bytes: usize,
+    /// Folder of static files served over HTTP on the same port; empty disables it.
+    pub public_dir: String,
+    /// Milliseconds to let sockets drain after SIGINT/SIGTERM before exiting.
+    pub shutdown_grace_ms: u64,
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host: "0.0.0.0".into(),
+            // SocketCluster's default port, so existing client configs work unchanged.
+            port: 8000,
+            path: "/socketcluster/".into(),
+            workers: 0,
+            brokers: 0,
+            broker: "memory".into(),
+            protocol: ProtocolMode::Auto,
+            // SocketCluster's defaults (v14): ping every 8 s, drop after 20 s of silence.
+            ping_interval_ms: 8_000,
+            ping_timeout_ms: 20_000,
+            handshake_timeout_ms: 10_000,
+            // Long enough for a slow mobile link, short enough that trickling clients cannot pile up.
+            upgrade_timeout_ms: 10_000,
+            // Room for the ~1 MB payloads real apps send, while bounding one socket's read memory.
+            max_message_bytes: 2 * 1024 * 1024,
+            // Far above any real channel name; bounds the channel tables' key memory.
+            max_channel_name_bytes: 1024,
+            // The SocketCluster 14 framework's `socketChannelLimit` default.
+            max_channels_per_socket: 1000,
+            // Below the 20,000 open files a process may hold on the reference machines.
+            max_connections: 19_500,
+            // About 10 s of a 100 msg/s channel; at most a few MB per socket for small frames.
+            outbound_queue_frames: 1024,
+            slow_consumer: SlowConsumerPolicy::Disconnect,
+            allow_client_publish: true,
+            // Small, because it is allocated for every idle socket; larger frames grow it on demand.
+            read_buffer_bytes: 4096,
+            // Enough to coalesce a burst of small frames into one write syscall.
+            write_buffer_bytes: 16 * 1024,
+            public_dir: "public".into(),
+            shutdown_grace_ms: 5_000,
+            log: "info".into(),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! What a socket does with each event after the handshake: the reserved `#` events of the
+//! protocol (`sc-protocol.md` sections 9, 10, 13) and application events for the hooks.
+
+use super::session::Session;
+use crate::hooks::{Action, Actions, Outcome};
+use crate::metrics::Metrics;
+use crate::protocol::decode::present;
+use crate::protocol::{encode, Cid, ErrorObject, EventPacket};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Events the v14 server raises locally; inbound events with these names are dropped without
+/// a reply, as SocketCluster 14 does, so a client cannot spoof server-side lifecycle events.
+const V14_LOCAL_EVENTS: &[&str] = &[
+    "subscribe", "unsubscribe", "connect", "_connect", "disconnect", "_disconnect",
+    "connectAbort", "_connectAbort", "close", "_close", "message", "error", "authStateChange",
+    "authTokenSigned", "authenticate", "deauthenticate", "badAuthToken", "raw",
+];
+
+#[derive(Deserialize)]
+struct ChannelData<'a> {
+    #[serde(borrow)]
+    channel: Cow<'a, str>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+}
+
+/// Handles one event packet on a socket that completed its handshake.
+pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
+    match e.event.as_ref() {
+        "#handshake" => s.handshake(e.cid, e.data),
+        "#subscribe" => subscribe(s, e.cid, e.data).await,
+        "#unsubscribe" => unsubscribe(s, e.cid, e.data).await,
+        "#publish" => publish(s, e.cid, e.data).await,
+        "#authenticate" => {
+            let err = ErrorObject::new("AuthError", "Authentication is not enabled on this gateway");
+            s.reply_error(e.cid, &err);
+        }
+        // `#removeAuthToken` clears auth state (none is kept without auth); v14's `#disconnect`
+        // precedes the client's own close frame, which ends the socket.
+        name if name.starts_with('#') => {}
+        name if V14_LOCAL_EVENTS.contains(&name) => {}
+        name => app_event(s, name, e.cid, e.data).await,
+    }
+}
+
+/// The channel named by `#subscribe` data: `{"channel":…}`, or v14's plain string form.
+fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
+    let raw = data?.get();
+    if raw.starts_with('"') {
+        return serde_json::from_str::<Cow<'a, str>>(raw).ok();
+    }
+    serde_json::from_str::<ChannelData<'a>>(raw).ok().map(|d| d.channel)
+}
+
+fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
+    let max = s.ctx.settings.max_channel_name_bytes;
+    (channel.len() > max).then(|| {
+        ErrorObject::invalid_action(format!("Channel name exceeds the maximum length of {max} bytes"))
+    })
+}
+
+async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
+    let Some(channel) = channel_of(data) else {
+        let err = ErrorObject::invalid_action("Subscribe channel name was malformatted");
+        return s.reply_error(cid, &err);
+    };
+    if let Some(err) = too_long(s, &channel) {
+        return s.reply_error(cid, &err);
+    }
+    if s.subscriptions.contains(channel.as_ref()) {
+        return s.reply(cid, None);
+    }
+    let limit = s.ctx.settings.max_channels_per_socket;
+    if s.subscriptions.len() >= limit {
+        let message = format!(
+            "Socket {} tried to exceed the channel subscription limit of {limit}",
+            s.info.id
+        );
+        return s.reply_error(cid, &ErrorObject::invalid_action(message));
+    }
+    let channel: Arc<str> = channel.into();
+    let first = s.ctx.channels.borrow_mut().add(&channel, s.key, s.outbox.clone());
+    if first {
+        if let Err(err) = s.ctx.broker.subscribe(s.ctx.index, channel.clone()).await {
+            s.ctx.channels.borrow_mut().remove(&channel, s.key);
+            return s.reply_error(cid, &ErrorObject::broker(err.to_string()));
+        }
+    }
+    s.subscriptions.insert(channel);
+    s.reply(cid, None);
+}
+
+async fn unsubscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
+    let Some(channel) = channel_of(data) else {
+        let err = ErrorObject::invalid_action("Unsubscribe channel name was malformatted");
+        return s.reply_error(cid, &err);
+    };
+    if s.leave(&channel).await {
+        return s.reply(cid, None);
+    }
+    let message = format!(
+        "Socket {} tried to unsubscribe from a channel which it is not subscribed to",
+        s.info.id
+    );
+    s.reply_error(cid, &ErrorObject::broker(message));
+}
+
+async fn publish(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
+    if !s.ctx.settings.allow_client_publish {
+        let err = ErrorObject::invalid_action("Client publish feature is disabled");
+        return s.reply_error(cid, &err);
+    }
+    let parsed = data.and_then(|raw| serde_json::from_str::<ChannelData<'_>>(raw.get()).ok());
+    let Some(ChannelData { channel, data }) = parsed else {
+        let err = ErrorObject::invalid_action("Publish channel name was malformatted");
+        return s.reply_error(cid, &err);
+    };
+    if let Some(err) = too_long(s, &channel) {
+        return s.reply_error(cid, &err);
+    }
+    let frame = encode::publish(&channel, data.map(RawValue::get));
+    Metrics::inc(&s.ctx.metrics.publishes);
+    match s.ctx.broker.publish(channel.into(), frame).await {
+        Ok(()) => s.reply(cid, None),
+        Err(err) => s.reply_error(cid, &ErrorObject::broker(err.to_string())),
+    }
+}
+
+async fn app_event(s: &mut Session, name: &str, cid: Cid, data: Option<&RawValue>) {
+    let mut actions = Actions::default();
+    let outcome = s.ctx.hooks.on_event(&s.info, name, data, &mut actions);
+    let mut close_self = None;
+    for action in actions.0 {
+        apply(s, action, &mut close_self).await;
+    }
+    match outcome {
+        Outcome::Unhandled => {}
+        Outcome::Ack(data) => s.reply(cid, data.as_deref().map(RawValue::get)),
+        Outcome::Fail(err) => s.reply_error(cid, &err),
+    }
+    if let Some((code, reason)) = close_self {
+        s.close(code, &reason);
+    }
+}
+
+/// Carries out one hook action. A disconnect of the calling socket waits until its reply is queued.
+async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, String)>) {
+    let gateway = s.ctx.gateway.clone();
+    let own = |socket: &Option<String>| socket.as_deref().is_none_or(|id| id == &*s.info.id);
+    let result = match action {
+        Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
+        Action::Transmit { socket, event, data } if own(&socket) => {
+            s.outbox.push(encode::event(&event, data.as_deref().map(RawValue::get)));
+            Ok(())
+        }
+        Action::Transmit { socket, event, data } => {
+            let id = socket.unwrap_or_default();
+            gateway.transmit(&id, &event, data.as_deref()).await
+        }
+        Action::KickOut { socket, channel, message } if own(&socket) => {
+            s.kick_out(&channel, &message).await;
+            Ok(())
+        }
+        Action::KickOut { socket, channel, message } => {
+            gateway.kick_out(&socket.unwrap_or_default(), &channel, &message).await
+        }
+        Action::Disconnect { socket, code, reason } if own(&socket) => {
+            close_self.get_or_insert((code, reason));
+            Ok(())
+        }
+        Action::Disconnect { socket, code, reason } => {
+            gateway.disconnect(&socket.unwrap_or_default(), code, &reason).await
+        }
+    };
+    if let Err(err) = result {
+        tracing::warn!(socket = %s.info.id, "hook action failed: {err}");
+    }
+}

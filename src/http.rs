@@ -1,0 +1,183 @@
+//! HTTP on the gateway's port: the WebSocket upgrade on the SocketCluster path (HTTP 400 for an
+//! upgrade anywhere else), `/health`, `/metrics`, and static files from the public folder.
+
+use crate::connection;
+use crate::metrics::Metrics;
+use crate::worker::WorkerCtx;
+use bytes::Bytes;
+use http::{header, HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+use tower::ServiceExt;
+use tower_http::services::ServeDir;
+
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Time a plain HTTP connection gets to finish its response once shutdown starts.
+const HTTP_DRAIN: Duration = Duration::from_secs(1);
+
+/// Serves one TCP connection: HTTP/1.1 requests until it upgrades to a WebSocket or closes.
+pub(crate) async fn serve_connection(ctx: Rc<WorkerCtx>, stream: TcpStream, permit: OwnedSemaphorePermit) {
+    // The permit counts this connection against `max_connections` until the last holder —
+    // the HTTP connection or the WebSocket it became — is gone.
+    let permit = Rc::new(permit);
+    let service_ctx = ctx.clone();
+    let service = service_fn(move |req| route(service_ctx.clone(), permit.clone(), req));
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(ctx.settings.upgrade_timeout_ms))
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!("http connection: {err}");
+            }
+        }
+        _ = ctx.shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(HTTP_DRAIN, conn).await;
+        }
+    }
+}
+
+async fn route(
+    ctx: Rc<WorkerCtx>,
+    permit: Rc<OwnedSemaphorePermit>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    if is_upgrade(&req) {
+        if req.uri().path() != ctx.settings.path {
+            return Ok(text(StatusCode::BAD_REQUEST, "Unsupported WebSocket path\n"));
+        }
+        return Ok(upgrade(ctx, permit, req));
+    }
+    Ok(match req.uri().path() {
+        "/health" => health(&ctx),
+        "/metrics" => metrics(&ctx.metrics),
+        _ => static_file(&ctx, req).await,
+    })
+}
+
+fn is_upgrade<B>(req: &Request<B>) -> bool {
+    let has = |name, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+fn upgrade(ctx: Rc<WorkerCtx>, permit: Rc<OwnedSemaphorePermit>, mut req: Request<Incoming>) -> Response<Body> {
+    let headers = req.headers();
+    if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+        return text(StatusCode::BAD_REQUEST, "Unsupported WebSocket version\n");
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return text(StatusCode::BAD_REQUEST, "Missing Sec-WebSocket-Key\n");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    // Clients send no subprotocol; if one is offered, echo the first, as the reference server does.
+    let protocol = headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|p| p.trim().to_owned());
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let task_ctx = ctx.clone();
+    let task = async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(err) => return tracing::debug!("upgrade failed: {err}"),
+        };
+        let config = ws_config(&task_ctx.settings);
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        connection::run(task_ctx, ws, &query).await;
+        drop(permit);
+    };
+    tokio::task::spawn_local(ctx.tasks.track_future(task));
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(protocol) = protocol {
+        response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
+    }
+    response.body(empty()).unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, ""))
+}
+
+/// tungstenite's defaults (128 KiB read buffer per socket, unbounded write buffer) do not fit a
+/// gateway holding many idle sockets: size and bound them from the settings.
+pub(crate) fn ws_config(settings: &crate::config::Settings) -> WebSocketConfig {
+    let max = settings.max_message_bytes;
+    WebSocketConfig::default()
+        .read_buffer_size(settings.read_buffer_bytes)
+        .write_buffer_size(settings.write_buffer_bytes)
+        // Room for the flush threshold plus a maximal outbound frame (a publish of a maximal
+        // inbound message, with its envelope); beyond it writes wait instead of buffering.
+        .max_write_buffer_size(settings.write_buffer_bytes + 2 * max + 64 * 1024)
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+}
+
+fn health(ctx: &WorkerCtx) -> Response<Body> {
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), "ok".into());
+    for (name, value) in ctx.metrics.snapshot() {
+        body.insert(name.into(), value.into());
+    }
+    let body = serde_json::Value::Object(body).to_string();
+    with_type(StatusCode::OK, body, "application/json")
+}
+
+fn metrics(metrics: &Metrics) -> Response<Body> {
+    let mut body = String::new();
+    for (name, value) in metrics.snapshot() {
+        body.push_str(&format!("# TYPE scgate_{name} gauge\nscgate_{name} {value}\n"));
+    }
+    with_type(StatusCode::OK, body, "text/plain; version=0.0.4")
+}
+
+async fn static_file(ctx: &WorkerCtx, req: Request<Incoming>) -> Response<Body> {
+    let dir = &ctx.settings.public_dir;
+    if dir.is_empty() {
+        return text(StatusCode::NOT_FOUND, "Not found\n");
+    }
+    match ServeDir::new(dir).oneshot(req).await {
+        Ok(response) => response.map(|body| body.map_err(std::io::Error::other).boxed_unsync()),
+        Err(never) => match never {},
+    }
+}
+
+fn empty() -> Body {
+    Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    with_type(status, body.to_owned(), "text/plain; charset=utf-8")
+}
+
+fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}

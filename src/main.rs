@@ -1,0 +1,98 @@
+//! The `scgate` binary: command line → validated settings → run → exit code.
+//!
+//! Exit codes: 0 after a clean run, 1 when the gateway fails while running, 2 for a usage or
+//! configuration error (bad flag, unreadable or invalid config file, invalid setting).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::Parser;
+use scgate::cli::{Cli, Command, ServeArgs};
+use scgate::config::{self, Resolved};
+use tracing_subscriber::EnvFilter;
+
+/// Exit code for a gateway that failed while running.
+const EXIT_RUNTIME: u8 = 1;
+/// Exit code for bad input before anything started (clap uses 2 for usage errors too).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(&args),
+        Command::GenConfig => gen_config(),
+    }
+}
+
+/// `scgate serve`: resolve and validate settings, start logging, run until shut down.
+fn serve(args: &ServeArgs) -> ExitCode {
+    let Resolved {
+        settings,
+        plugins,
+        warnings,
+    } = match resolve(args) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Err(e) = init_logging(&settings.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    match scgate::server::serve(settings, plugins) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// Settings from the working directory's `scgate.toml` (or `--config`), the process
+/// environment, and the flags.
+fn resolve(args: &ServeArgs) -> anyhow::Result<Resolved> {
+    use anyhow::Context;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let env = config::load::process_env()?;
+    Ok(args.resolve(&cwd, env)?)
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` if set, else by the `log` setting.
+fn init_logging(setting: &str) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        // The parse error's own source repeats its message, so only its top line is kept.
+        Ok(from_env) => EnvFilter::try_new(&from_env)
+            .map_err(|e| anyhow!("RUST_LOG={from_env:?} is not a valid log filter: {e}"))?,
+        Err(_) => EnvFilter::try_new(setting)
+            .map_err(|e| anyhow!("log = {setting:?} is not a valid log filter: {e}"))?,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init()
+        .map_err(|e| anyhow!("cannot start logging: {e}"))
+}
+
+/// `scgate gen-config`: print the documented default config. A closed pipe
+/// (`scgate gen-config | head`) is not an error.
+fn gen_config() -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(config::gen_config().as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the config: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

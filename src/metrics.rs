@@ -1,0 +1,46 @@
+//! Process-wide counters, shown by `/health` and `/metrics`.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Counters updated by every worker. Relaxed atomics: each is an independent tally, read only
+/// for reporting, so no ordering between them is needed.
+#[derive(Default, Debug)]
+pub struct Metrics {
+    /// Sockets that completed the WebSocket upgrade and are still open.
+    pub sockets_open: AtomicU64,
+    /// Sockets accepted since start.
+    pub sockets_total: AtomicU64,
+    /// TCP connections refused because `max_connections` was reached.
+    pub connections_refused: AtomicU64,
+    /// Inbound WebSocket messages.
+    pub messages_in: AtomicU64,
+    /// Messages published (by clients and by the server).
+    pub publishes: AtomicU64,
+    /// Frames queued to sockets for channel deliveries.
+    pub deliveries: AtomicU64,
+    /// Sockets closed by the `disconnect` slow-consumer policy.
+    pub slow_consumer_disconnects: AtomicU64,
+    /// Frames dropped by the `drop-newest` slow-consumer policy.
+    pub slow_consumer_drops: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds one to a counter.
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Relaxed);
+    }
+
+    /// Every counter as `(name, value)`, for reports.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("sockets_open", self.sockets_open.load(Relaxed)),
+            ("sockets_total", self.sockets_total.load(Relaxed)),
+            ("connections_refused", self.connections_refused.load(Relaxed)),
+            ("messages_in", self.messages_in.load(Relaxed)),
+            ("publishes", self.publishes.load(Relaxed)),
+            ("deliveries", self.deliveries.load(Relaxed)),
+            ("slow_consumer_disconnects", self.slow_consumer_disconnects.load(Relaxed)),
+            ("slow_consumer_drops", self.slow_consumer_drops.load(Relaxed)),
+        ]
+    }
+}

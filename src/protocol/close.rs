@@ -1,0 +1,34 @@
+//! WebSocket close codes the gateway sends, with the meaning SocketCluster clients give them
+//! (`sc-protocol.md` section 11). Codes below 4500 make clients reconnect with backoff.
+
+/// Normal closure; clients do not reconnect.
+pub const NORMAL: u16 = 1000;
+/// Going away: sent to every socket on shutdown. Clients reconnect with backoff and raise no error.
+pub const GOING_AWAY: u16 = 1001;
+/// A message larger than the configured maximum (RFC 6455 "message too big").
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// "Client pong timed out": nothing arrived from the client within `pingTimeout`.
+pub const PONG_TIMEOUT: u16 = 4001;
+/// "Did not receive #handshake from client before timeout".
+pub const HANDSHAKE_TIMEOUT: u16 = 4005;
+/// "Server rejected handshake from client": a malformed `#handshake`, or a middleware rejection.
+pub const HANDSHAKE_REJECTED: u16 = 4008;
+/// "Server received a message before the client handshake".
+pub const MESSAGE_BEFORE_HANDSHAKE: u16 = 4009;
+/// The socket's outbound queue overflowed under the `disconnect` slow-consumer policy. Below 4500,
+/// so the client reconnects (with backoff) and re-subscribes, noticing the gap.
+pub const SLOW_CONSUMER: u16 = 4100;
+
+/// The reason text sent with a close code the gateway chooses itself.
+pub fn reason(code: u16) -> &'static str {
+    match code {
+        GOING_AWAY => "Server is shutting down",
+        MESSAGE_TOO_BIG => "Message too big",
+        PONG_TIMEOUT => "Client pong timed out",
+        HANDSHAKE_TIMEOUT => "Did not receive #handshake from client before timeout",
+        HANDSHAKE_REJECTED => "Server rejected handshake from client",
+        MESSAGE_BEFORE_HANDSHAKE => "",
+        SLOW_CONSUMER => "Slow consumer: outbound queue full",
+        _ => "",
+    }
+}

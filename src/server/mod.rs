@@ -1,0 +1,157 @@
+//! Starting and stopping a gateway: the listener, the acceptor, the worker threads, the broker,
+//! and (for `scgate serve`) signal handling and graceful shutdown.
+
+mod acceptor;
+mod signals;
+
+use crate::broker::memory::MemoryBroker;
+use crate::broker::Broker;
+use crate::config::Settings;
+use crate::gateway::Gateway;
+use crate::hooks::{self, HooksFactory};
+use crate::metrics::Metrics;
+use crate::worker::{self, WorkerSpec, ACCEPT_CAPACITY, CONTROL_CAPACITY, INBOX_CAPACITY};
+use anyhow::Context;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// A running gateway.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    gateway: Gateway,
+    shutdown: CancellationToken,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address the gateway listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Server-side control of clients (publish, transmit, kick out, disconnect).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// The token whose cancellation starts a graceful shutdown.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Starts a graceful shutdown and waits until every thread has finished.
+    pub fn stop(mut self) {
+        self.shutdown.cancel();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+
+    /// Like [`stop`](Self::stop), without blocking the calling async runtime.
+    pub async fn shutdown(self) {
+        let _ = tokio::task::spawn_blocking(move || self.stop()).await;
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts a gateway on `listener` (already bound; port 0 is fine) with per-worker `hooks`.
+pub fn start(settings: Settings, listener: std::net::TcpListener, hooks: HooksFactory) -> anyhow::Result<ServerHandle> {
+    let settings = Arc::new(settings);
+    let workers = settings.effective_workers();
+    let shutdown = CancellationToken::new();
+    let metrics = Arc::new(Metrics::default());
+    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
+    listener.set_nonblocking(true).context("listener")?;
+    let addr = listener.local_addr().context("listener address")?;
+
+    let mut accept_senders = Vec::with_capacity(workers);
+    let mut control_senders = Vec::with_capacity(workers);
+    let mut receivers = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let (accept_tx, accept_rx) = mpsc::channel(ACCEPT_CAPACITY);
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_CAPACITY);
+        let (delivery_tx, delivery_rx) = mpsc::channel(INBOX_CAPACITY);
+        broker.attach(index, delivery_tx);
+        accept_senders.push(accept_tx);
+        control_senders.push(control_tx);
+        receivers.push((accept_rx, control_rx, delivery_rx));
+    }
+    let gateway = Gateway::new(broker.clone(), control_senders, metrics.clone());
+
+    let mut threads = Vec::with_capacity(workers + 1);
+    for (index, (accepted, controls, deliveries)) in receivers.into_iter().enumerate() {
+        let spec = WorkerSpec {
+            index,
+            settings: settings.clone(),
+            broker: broker.clone(),
+            gateway: gateway.clone(),
+            hooks: hooks.clone(),
+            metrics: metrics.clone(),
+            shutdown: shutdown.clone(),
+            accepted,
+            deliveries,
+            controls,
+        };
+        threads.push(worker::spawn(spec).context("starting a worker thread")?);
+    }
+    let limit = Arc::new(Semaphore::new(settings.max_connections));
+    let acceptor_shutdown = shutdown.clone();
+    let acceptor_metrics = metrics.clone();
+    let acceptor = std::thread::Builder::new()
+        .name("scgate-acceptor".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let Ok(runtime) = runtime else {
+                tracing::error!("cannot start the acceptor runtime");
+                return acceptor_shutdown.cancel();
+            };
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        acceptor::run(listener, accept_senders, limit, acceptor_metrics, acceptor_shutdown).await
+                    }
+                    Err(err) => {
+                        tracing::error!("cannot register the listener: {err}");
+                        acceptor_shutdown.cancel();
+                    }
+                }
+            });
+        })
+        .context("starting the acceptor thread")?;
+    threads.push(acceptor);
+    Ok(ServerHandle {
+        addr,
+        gateway,
+        shutdown,
+        threads,
+    })
+}
+
+/// `scgate serve`: binds, runs until SIGINT/SIGTERM, drains, returns.
+pub fn serve(settings: Settings, _plugins: toml::Table) -> anyhow::Result<()> {
+    serve_with_hooks(settings, hooks::no_hooks())
+}
+
+/// Like [`serve`], with application hooks (the embedding API).
+pub fn serve_with_hooks(settings: Settings, hooks: HooksFactory) -> anyhow::Result<()> {
+    let address = format!("{}:{}", settings.host, settings.port);
+    let listener = std::net::TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+    let handle = start(settings, listener, hooks)?;
+    tracing::info!(address = %handle.local_addr(), "listening");
+    // A fixed line on stdout that scripts and benchmark harnesses wait for.
+    println!("scgate READY listening on http://{}", handle.local_addr());
+    let _ = std::io::stdout().flush();
+    signals::wait_for_shutdown(handle.shutdown_token())?;
+    handle.stop();
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! SIGINT and SIGTERM: the first starts a graceful shutdown, a second exits at once.
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+/// Exit status after a second signal: 128 + SIGINT, the shell convention for "interrupted".
+const FORCED_EXIT_CODE: i32 = 130;
+
+/// Blocks until a signal arrives or `shutdown` is cancelled elsewhere, then cancels `shutdown`
+/// and leaves a thread behind that exits the process on a second signal.
+pub(super) fn wait_for_shutdown(shutdown: CancellationToken) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut term = runtime.block_on(async { signal(SignalKind::terminate()) })?;
+    let mut int = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
+    runtime.block_on(async {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+            _ = shutdown.cancelled() => {}
+        }
+    });
+    shutdown.cancel();
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        });
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(FORCED_EXIT_CODE);
+    });
+    Ok(())
+}
