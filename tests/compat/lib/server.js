@@ -126,7 +126,7 @@ async function startServer({protocol = 'auto', extraArgs = []} = {}) {
     '--ping-interval-ms', String(PING_INTERVAL_MS), '--ping-timeout-ms', String(PING_TIMEOUT_MS), ...extraArgs];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {RUST_BACKTRACE: '1', ...process.env},
+    env: {RUST_BACKTRACE: '1', NO_COLOR: '1', ...process.env},
   });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const logPath = path.join(logDir(), `${stamp}-p${protocol}-pid${child.pid}.log`);
