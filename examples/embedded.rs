@@ -30,16 +30,26 @@ fn raw(value: &Value) -> Box<RawValue> {
 }
 
 fn parse(data: Option<&RawValue>) -> Value {
-    data.and_then(|d| serde_json::from_str(d.get()).ok()).unwrap_or(Value::Null)
+    data.and_then(|d| serde_json::from_str(d.get()).ok())
+        .unwrap_or(Value::Null)
 }
 
 impl Hooks for TestApp {
-    fn on_event(&self, socket: &SocketInfo, event: &str, data: Option<&RawValue>, actions: &mut Actions) -> Outcome {
+    fn on_event(
+        &self,
+        socket: &SocketInfo,
+        event: &str,
+        data: Option<&RawValue>,
+        actions: &mut Actions,
+    ) -> Outcome {
         match event {
             "echo" => Outcome::Ack(data.map(|d| d.to_owned())),
             "fail" => {
                 let text = parse(data).as_str().map(str::to_owned).unwrap_or_default();
-                Outcome::Fail(ErrorObject::new("CustomError", format!("Custom failure {text}")).with("extra", 42))
+                Outcome::Fail(
+                    ErrorObject::new("CustomError", format!("Custom failure {text}"))
+                        .with("extra", 42),
+                )
             }
             "publishFromServer" => {
                 let request = parse(data);
@@ -54,7 +64,10 @@ impl Hooks for TestApp {
             }
             "dropMe" => {
                 let request = parse(data);
-                let code = request["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(4000);
+                let code = request["code"]
+                    .as_u64()
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(4000);
                 let reason = request["reason"].as_str().unwrap_or_default();
                 actions.disconnect(None, code, reason);
                 Outcome::Ack(None)
@@ -66,13 +79,22 @@ impl Hooks for TestApp {
                 Outcome::Ack(None)
             }
             "record" => {
-                let item = data.map(|d| d.to_owned()).unwrap_or_else(|| raw(&Value::Null));
-                self.recorded.borrow_mut().entry(socket.id.clone()).or_default().push(item);
+                let item = data
+                    .map(|d| d.to_owned())
+                    .unwrap_or_else(|| raw(&Value::Null));
+                self.recorded
+                    .borrow_mut()
+                    .entry(socket.id.clone())
+                    .or_default()
+                    .push(item);
                 Outcome::Ack(None)
             }
             "recorded" => {
                 let recorded = self.recorded.borrow();
-                let items: Vec<&RawValue> = recorded.get(&socket.id).map(|v| v.iter().map(|b| &**b).collect()).unwrap_or_default();
+                let items: Vec<&RawValue> = recorded
+                    .get(&socket.id)
+                    .map(|v| v.iter().map(|b| &**b).collect())
+                    .unwrap_or_default();
                 Outcome::Ack(serde_json::value::to_raw_value(&items).ok())
             }
             _ => Outcome::Unhandled,
@@ -100,7 +122,10 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&resolved.settings.log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let hooks: scgate::HooksFactory = Arc::new(|_| Rc::new(TestApp::default()));
     match scgate::server::serve_with_hooks(resolved.settings, hooks) {
         Ok(()) => ExitCode::SUCCESS,

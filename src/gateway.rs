@@ -64,20 +64,34 @@ impl Gateway {
     }
 
     /// Publishes raw JSON `data` on `channel` to every subscriber on every worker.
-    pub async fn publish(&self, channel: &str, data: Option<&RawValue>) -> Result<(), GatewayError> {
+    pub async fn publish(
+        &self,
+        channel: &str,
+        data: Option<&RawValue>,
+    ) -> Result<(), GatewayError> {
         let frame = encode::publish(channel, data.map(RawValue::get));
         Metrics::inc(&self.metrics.publishes);
         Ok(self.broker.publish(channel.into(), frame).await?)
     }
 
     /// Sends `event` (no `cid`) to one socket.
-    pub async fn transmit(&self, socket: &str, event: &str, data: Option<&RawValue>) -> Result<(), GatewayError> {
+    pub async fn transmit(
+        &self,
+        socket: &str,
+        event: &str,
+        data: Option<&RawValue>,
+    ) -> Result<(), GatewayError> {
         let frame = encode::event(event, data.map(RawValue::get));
         self.send(socket, Control::Frame(frame)).await
     }
 
     /// Removes a socket from `channel` and tells it with `#kickOut`.
-    pub async fn kick_out(&self, socket: &str, channel: &str, message: &str) -> Result<(), GatewayError> {
+    pub async fn kick_out(
+        &self,
+        socket: &str,
+        channel: &str,
+        message: &str,
+    ) -> Result<(), GatewayError> {
         let control = Control::KickOut {
             channel: channel.into(),
             message: message.into(),
@@ -86,7 +100,12 @@ impl Gateway {
     }
 
     /// Closes a socket with `code` and `reason` (v1 sockets also get the `#disconnect` event).
-    pub async fn disconnect(&self, socket: &str, code: u16, reason: &str) -> Result<(), GatewayError> {
+    pub async fn disconnect(
+        &self,
+        socket: &str,
+        code: u16,
+        reason: &str,
+    ) -> Result<(), GatewayError> {
         let control = Control::Disconnect {
             code,
             reason: reason.into(),
@@ -101,6 +120,9 @@ impl Gateway {
             .controls
             .get(worker)
             .ok_or_else(|| GatewayError::UnknownSocket(socket.into()))?;
-        sender.send((key, control)).await.map_err(|_| GatewayError::Closed)
+        sender
+            .send((key, control))
+            .await
+            .map_err(|_| GatewayError::Closed)
     }
 }

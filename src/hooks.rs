@@ -36,7 +36,10 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Action {
     /// `exchange.publish`: publish raw JSON `data` on `channel` to every subscriber.
-    Publish { channel: String, data: Box<RawValue> },
+    Publish {
+        channel: String,
+        data: Box<RawValue>,
+    },
     /// Send an event without `cid` to a socket (`None`: the calling socket).
     Transmit {
         socket: Option<String>,
@@ -71,7 +74,12 @@ impl Actions {
     }
 
     /// Sends `event` to a socket (`None`: the calling socket).
-    pub fn transmit(&mut self, socket: Option<String>, event: impl Into<String>, data: Option<Box<RawValue>>) {
+    pub fn transmit(
+        &mut self,
+        socket: Option<String>,
+        event: impl Into<String>,
+        data: Option<Box<RawValue>>,
+    ) {
         self.0.push(Action::Transmit {
             socket,
             event: event.into(),
@@ -80,7 +88,12 @@ impl Actions {
     }
 
     /// Kicks a socket (`None`: the calling socket) out of `channel`.
-    pub fn kick_out(&mut self, socket: Option<String>, channel: impl Into<String>, message: impl Into<String>) {
+    pub fn kick_out(
+        &mut self,
+        socket: Option<String>,
+        channel: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Action::KickOut {
             socket,
             channel: channel.into(),

@@ -29,7 +29,11 @@ type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 const HTTP_DRAIN: Duration = Duration::from_secs(1);
 
 /// Serves one TCP connection: HTTP/1.1 requests until it upgrades to a WebSocket or closes.
-pub(crate) async fn serve_connection(ctx: Rc<WorkerCtx>, stream: TcpStream, permit: OwnedSemaphorePermit) {
+pub(crate) async fn serve_connection(
+    ctx: Rc<WorkerCtx>,
+    stream: TcpStream,
+    permit: OwnedSemaphorePermit,
+) {
     // The permit counts this connection against `max_connections` until the last holder —
     // the HTTP connection or the WebSocket it became — is gone.
     let permit = Rc::new(permit);
@@ -61,7 +65,10 @@ async fn route(
 ) -> Result<Response<Body>, Infallible> {
     if is_upgrade(&req) {
         if req.uri().path() != ctx.settings.path {
-            return Ok(text(StatusCode::BAD_REQUEST, "Unsupported WebSocket path\n"));
+            return Ok(text(
+                StatusCode::BAD_REQUEST,
+                "Unsupported WebSocket path\n",
+            ));
         }
         return Ok(upgrade(ctx, permit, req));
     }
@@ -82,9 +89,17 @@ fn is_upgrade<B>(req: &Request<B>) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
-fn upgrade(ctx: Rc<WorkerCtx>, permit: Rc<OwnedSemaphorePermit>, mut req: Request<Incoming>) -> Response<Body> {
+fn upgrade(
+    ctx: Rc<WorkerCtx>,
+    permit: Rc<OwnedSemaphorePermit>,
+    mut req: Request<Incoming>,
+) -> Response<Body> {
     let headers = req.headers();
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
         return text(StatusCode::BAD_REQUEST, "Unsupported WebSocket version\n");
     }
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
@@ -106,7 +121,9 @@ fn upgrade(ctx: Rc<WorkerCtx>, permit: Rc<OwnedSemaphorePermit>, mut req: Reques
             Err(err) => return tracing::debug!("upgrade failed: {err}"),
         };
         let config = ws_config(&task_ctx.settings);
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
         connection::run(task_ctx, ws, &query).await;
         drop(permit);
     };
@@ -119,7 +136,9 @@ fn upgrade(ctx: Rc<WorkerCtx>, permit: Rc<OwnedSemaphorePermit>, mut req: Reques
     if let Some(protocol) = protocol {
         response = response.header(header::SEC_WEBSOCKET_PROTOCOL, protocol);
     }
-    response.body(empty()).unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, ""))
+    response
+        .body(empty())
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, ""))
 }
 
 /// tungstenite's defaults (128 KiB read buffer per socket, unbounded write buffer) do not fit a
@@ -149,7 +168,9 @@ fn health(ctx: &WorkerCtx) -> Response<Body> {
 fn metrics(metrics: &Metrics) -> Response<Body> {
     let mut body = String::new();
     for (name, value) in metrics.snapshot() {
-        body.push_str(&format!("# TYPE scgate_{name} gauge\nscgate_{name} {value}\n"));
+        body.push_str(&format!(
+            "# TYPE scgate_{name} gauge\nscgate_{name} {value}\n"
+        ));
     }
     with_type(StatusCode::OK, body, "text/plain; version=0.0.4")
 }
@@ -166,7 +187,9 @@ async fn static_file(ctx: &WorkerCtx, req: Request<Incoming>) -> Response<Body> 
 }
 
 fn empty() -> Body {
-    Full::new(Bytes::new()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(Bytes::new())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
@@ -174,7 +197,11 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
 }
 
 fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync());
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -35,12 +35,21 @@ impl Metrics {
         vec![
             ("sockets_open", self.sockets_open.load(Relaxed)),
             ("sockets_total", self.sockets_total.load(Relaxed)),
-            ("connections_refused", self.connections_refused.load(Relaxed)),
+            (
+                "connections_refused",
+                self.connections_refused.load(Relaxed),
+            ),
             ("messages_in", self.messages_in.load(Relaxed)),
             ("publishes", self.publishes.load(Relaxed)),
             ("deliveries", self.deliveries.load(Relaxed)),
-            ("slow_consumer_disconnects", self.slow_consumer_disconnects.load(Relaxed)),
-            ("slow_consumer_drops", self.slow_consumer_drops.load(Relaxed)),
+            (
+                "slow_consumer_disconnects",
+                self.slow_consumer_disconnects.load(Relaxed),
+            ),
+            (
+                "slow_consumer_drops",
+                self.slow_consumer_drops.load(Relaxed),
+            ),
         ]
     }
 }

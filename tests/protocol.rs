@@ -49,7 +49,13 @@ async fn malformed_handshakes_close_4008() {
 #[tokio::test]
 async fn anything_before_the_handshake_closes_4009() {
     let server = start(settings());
-    for frame in [r#"{"event":"ping","data":1,"cid":1}"#, "#2", "", "{not json", r#"{"rid":1}"#] {
+    for frame in [
+        r#"{"event":"ping","data":1,"cid":1}"#,
+        "#2",
+        "",
+        "{not json",
+        r#"{"rid":1}"#,
+    ] {
         let mut c = Client::connect(server.local_addr()).await;
         c.send(frame).await;
         assert_eq!(c.closed().await.0, 4009, "for {frame:?}");
@@ -66,7 +72,10 @@ async fn no_handshake_closes_4005_after_the_timeout_with_disconnect_event_for_v1
     let mut c = Client::connect(server.local_addr()).await;
     let started = Instant::now();
     let event = c.next_json().await;
-    assert_eq!(event, json!({"event":"#disconnect","data":{"code":4005,"data":"Did not receive #handshake from client before timeout"}}));
+    assert_eq!(
+        event,
+        json!({"event":"#disconnect","data":{"code":4005,"data":"Did not receive #handshake from client before timeout"}})
+    );
     assert_eq!(c.closed().await.0, 4005);
     assert!(started.elapsed() >= Duration::from_millis(250));
     server.shutdown().await;
@@ -76,7 +85,8 @@ async fn no_handshake_closes_4005_after_the_timeout_with_disconnect_event_for_v1
 async fn a_batch_starting_with_the_handshake_is_processed_in_order() {
     let server = start(settings());
     let mut c = Client::connect(server.local_addr()).await;
-    c.send(r##"[{"event":"#handshake","cid":1},{"event":"echo","data":"x","cid":2}]"##).await;
+    c.send(r##"[{"event":"#handshake","cid":1},{"event":"echo","data":"x","cid":2}]"##)
+        .await;
     assert_eq!(c.next_json().await["rid"], 1);
     assert_eq!(c.next_json().await, json!({"rid":2,"data":"x"}));
     server.shutdown().await;
@@ -89,9 +99,12 @@ async fn batches_after_the_handshake_run_every_packet_in_order() {
     c.send(r##"[{"event":"#subscribe","data":{"channel":"b"},"cid":10},{"event":"echo","data":1,"cid":11},{"event":"#publish","data":{"channel":"b","data":"m"},"cid":12}]"##).await;
     assert_eq!(c.next_json().await, json!({"rid":10}));
     assert_eq!(c.next_json().await, json!({"rid":11,"data":1}));
-    let mut rest = vec![c.next_json().await, c.next_json().await];
+    let mut rest = [c.next_json().await, c.next_json().await];
     rest.sort_by_key(|v| v.get("rid").is_some());
-    assert_eq!(rest[0], json!({"event":"#publish","data":{"channel":"b","data":"m"}}));
+    assert_eq!(
+        rest[0],
+        json!({"event":"#publish","data":{"channel":"b","data":"m"}})
+    );
     assert_eq!(rest[1], json!({"rid":12}));
     server.shutdown().await;
 }
@@ -100,10 +113,20 @@ async fn batches_after_the_handshake_run_every_packet_in_order() {
 async fn invalid_json_raw_messages_and_responses_are_ignored() {
     let server = start(settings());
     let (mut c, _) = Client::connected(server.local_addr()).await;
-    for junk in ["{not json", "hello raw", r#"{"foo":1}"#, r#"{"rid":99,"data":1}"#, "#1", "[1,2"] {
+    for junk in [
+        "{not json",
+        "hello raw",
+        r#"{"foo":1}"#,
+        r#"{"rid":99,"data":1}"#,
+        "#1",
+        "[1,2",
+    ] {
         c.send(junk).await;
     }
-    assert_eq!(c.invoke("echo", json!("still here")).await["data"], "still here");
+    assert_eq!(
+        c.invoke("echo", json!("still here")).await["data"],
+        "still here"
+    );
     server.shutdown().await;
 }
 
@@ -113,7 +136,9 @@ async fn binary_frames_are_handled_like_text() {
     let (mut c, _) = Client::connected(server.local_addr()).await;
     use futures_util::SinkExt;
     let frame = br#"{"event":"echo","data":{"b":1},"cid":5}"#.to_vec();
-    c.ws.send(tokio_tungstenite::tungstenite::Message::binary(frame)).await.unwrap();
+    c.ws.send(tokio_tungstenite::tungstenite::Message::binary(frame))
+        .await
+        .unwrap();
     assert_eq!(c.next_json().await, json!({"rid":5,"data":{"b":1}}));
     server.shutdown().await;
 }
@@ -123,7 +148,13 @@ async fn acks_keep_data_exactly_including_null_unicode_and_large_payloads() {
     let server = start(settings());
     let (mut c, _) = Client::connected(server.local_addr()).await;
     let big = "x".repeat(1_000_000);
-    for data in [json!({"a":[1,2,{"b":null}]}), json!("héllo ☃ 🎉"), json!(42.5), json!(null), json!(big)] {
+    for data in [
+        json!({"a":[1,2,{"b":null}]}),
+        json!("héllo ☃ 🎉"),
+        json!(42.5),
+        json!(null),
+        json!(big),
+    ] {
         assert_eq!(c.invoke("echo", data.clone()).await["data"], data);
     }
     // No `data` key at all: the reply has none either.
@@ -137,7 +168,10 @@ async fn handler_errors_arrive_as_error_objects() {
     let server = start(settings());
     let (mut c, _) = Client::connected(server.local_addr()).await;
     let reply = c.invoke("fail", json!(null)).await;
-    assert_eq!(reply["error"], json!({"name":"CustomError","message":"Custom failure","extra":42}));
+    assert_eq!(
+        reply["error"],
+        json!({"name":"CustomError","message":"Custom failure","extra":42})
+    );
     assert!(reply.get("data").is_none());
     server.shutdown().await;
 }
@@ -215,7 +249,10 @@ async fn auto_listeners_send_both_pings_until_the_first_pong_then_only_that_gene
         c.send(pong).await;
         // One interval may already be queued; after it, only the socket's own generation.
         let later = pings_seen(&mut c, 8, Some(pong)).await;
-        assert!(later[2..].iter().all(|p| p == ping), "pong {pong:?}: {later:?}");
+        assert!(
+            later[2..].iter().all(|p| p == ping),
+            "pong {pong:?}: {later:?}"
+        );
         server.shutdown().await;
     }
 }
@@ -230,7 +267,8 @@ async fn pings_are_sent_while_other_traffic_flows() {
     let mut cid = 1000;
     while started.elapsed() < Duration::from_millis(600) {
         cid += 1;
-        c.send(&json!({"event":"echo","data":cid,"cid":cid}).to_string()).await;
+        c.send(&json!({"event":"echo","data":cid,"cid":cid}).to_string())
+            .await;
         loop {
             match c.next_raw().await {
                 Seen::Text(t) if t == "#1" => pings += 1,
@@ -239,7 +277,10 @@ async fn pings_are_sent_while_other_traffic_flows() {
             }
         }
     }
-    assert!(pings >= 3, "only {pings} pings in 600 ms of traffic at a 100 ms interval");
+    assert!(
+        pings >= 3,
+        "only {pings} pings in 600 ms of traffic at a 100 ms interval"
+    );
     server.shutdown().await;
 }
 
@@ -283,7 +324,8 @@ async fn an_oversize_message_closes_1009_and_others_keep_working() {
     let (mut big, _) = Client::connected(server.local_addr()).await;
     let (mut other, _) = Client::connected(server.local_addr()).await;
     let data = "y".repeat(100 * 1024);
-    big.send(&json!({"event":"echo","data":data,"cid":5}).to_string()).await;
+    big.send(&json!({"event":"echo","data":data,"cid":5}).to_string())
+        .await;
     assert_eq!(big.closed().await.0, 1009);
     assert_eq!(other.invoke("echo", json!(1)).await["data"], 1);
     server.shutdown().await;

@@ -38,7 +38,10 @@ impl MemoryBroker {
 
     /// The workers currently subscribed to `channel`.
     fn workers_of(&self, channel: &str) -> u64 {
-        let shard = self.shard(channel).lock().unwrap_or_else(|p| p.into_inner());
+        let shard = self
+            .shard(channel)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         shard.get(channel).copied().unwrap_or(0)
     }
 }
@@ -62,13 +65,19 @@ impl Broker for MemoryBroker {
 
     fn subscribe(&self, worker: usize, channel: Arc<str>) -> BrokerFuture<'_> {
         // Done before the future is returned, so calls apply in call order.
-        let mut shard = self.shard(&channel).lock().unwrap_or_else(|p| p.into_inner());
+        let mut shard = self
+            .shard(&channel)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         *shard.entry(channel).or_insert(0) |= 1 << worker;
         Box::pin(std::future::ready(Ok(())))
     }
 
     fn unsubscribe(&self, worker: usize, channel: Arc<str>) -> BrokerFuture<'_> {
-        let mut shard = self.shard(&channel).lock().unwrap_or_else(|p| p.into_inner());
+        let mut shard = self
+            .shard(&channel)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some(mask) = shard.get_mut(&channel) {
             *mask &= !(1 << worker);
             if *mask == 0 {
@@ -91,7 +100,10 @@ impl Broker for MemoryBroker {
                     channel: channel.clone(),
                     frame: frame.clone(),
                 };
-                inbox.send(delivery).await.map_err(|_| BrokerError::Closed)?;
+                inbox
+                    .send(delivery)
+                    .await
+                    .map_err(|_| BrokerError::Closed)?;
             }
             Ok(())
         })

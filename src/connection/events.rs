@@ -14,9 +14,24 @@ use std::sync::Arc;
 /// Events the v14 server raises locally; inbound events with these names are dropped without
 /// a reply, as SocketCluster 14 does, so a client cannot spoof server-side lifecycle events.
 const V14_LOCAL_EVENTS: &[&str] = &[
-    "subscribe", "unsubscribe", "connect", "_connect", "disconnect", "_disconnect",
-    "connectAbort", "_connectAbort", "close", "_close", "message", "error", "authStateChange",
-    "authTokenSigned", "authenticate", "deauthenticate", "badAuthToken", "raw",
+    "subscribe",
+    "unsubscribe",
+    "connect",
+    "_connect",
+    "disconnect",
+    "_disconnect",
+    "connectAbort",
+    "_connectAbort",
+    "close",
+    "_close",
+    "message",
+    "error",
+    "authStateChange",
+    "authTokenSigned",
+    "authenticate",
+    "deauthenticate",
+    "badAuthToken",
+    "raw",
 ];
 
 #[derive(Deserialize)]
@@ -35,7 +50,8 @@ pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
         "#unsubscribe" => unsubscribe(s, e.cid, e.data).await,
         "#publish" => publish(s, e.cid, e.data).await,
         "#authenticate" => {
-            let err = ErrorObject::new("AuthError", "Authentication is not enabled on this gateway");
+            let err =
+                ErrorObject::new("AuthError", "Authentication is not enabled on this gateway");
             s.reply_error(e.cid, &err);
         }
         // `#removeAuthToken` clears auth state (none is kept without auth); v14's `#disconnect`
@@ -52,13 +68,17 @@ fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
     if raw.starts_with('"') {
         return serde_json::from_str::<Cow<'a, str>>(raw).ok();
     }
-    serde_json::from_str::<ChannelData<'a>>(raw).ok().map(|d| d.channel)
+    serde_json::from_str::<ChannelData<'a>>(raw)
+        .ok()
+        .map(|d| d.channel)
 }
 
 fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
     let max = s.ctx.settings.max_channel_name_bytes;
     (channel.len() > max).then(|| {
-        ErrorObject::invalid_action(format!("Channel name exceeds the maximum length of {max} bytes"))
+        ErrorObject::invalid_action(format!(
+            "Channel name exceeds the maximum length of {max} bytes"
+        ))
     })
 }
 
@@ -82,7 +102,11 @@ async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
         return s.reply_error(cid, &ErrorObject::invalid_action(message));
     }
     let channel: Arc<str> = channel.into();
-    let first = s.ctx.channels.borrow_mut().add(&channel, s.key, s.outbox.clone());
+    let first = s
+        .ctx
+        .channels
+        .borrow_mut()
+        .add(&channel, s.key, s.outbox.clone());
     if first {
         if let Err(err) = s.ctx.broker.subscribe(s.ctx.index, channel.clone()).await {
             s.ctx.channels.borrow_mut().remove(&channel, s.key);
@@ -152,27 +176,56 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
     let own = |socket: &Option<String>| socket.as_deref().is_none_or(|id| id == &*s.info.id);
     let result = match action {
         Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
-        Action::Transmit { socket, event, data } if own(&socket) => {
-            s.outbox.push(encode::event(&event, data.as_deref().map(RawValue::get)));
+        Action::Transmit {
+            socket,
+            event,
+            data,
+        } if own(&socket) => {
+            s.outbox
+                .push(encode::event(&event, data.as_deref().map(RawValue::get)));
             Ok(())
         }
-        Action::Transmit { socket, event, data } => {
+        Action::Transmit {
+            socket,
+            event,
+            data,
+        } => {
             let id = socket.unwrap_or_default();
             gateway.transmit(&id, &event, data.as_deref()).await
         }
-        Action::KickOut { socket, channel, message } if own(&socket) => {
+        Action::KickOut {
+            socket,
+            channel,
+            message,
+        } if own(&socket) => {
             s.kick_out(&channel, &message).await;
             Ok(())
         }
-        Action::KickOut { socket, channel, message } => {
-            gateway.kick_out(&socket.unwrap_or_default(), &channel, &message).await
+        Action::KickOut {
+            socket,
+            channel,
+            message,
+        } => {
+            gateway
+                .kick_out(&socket.unwrap_or_default(), &channel, &message)
+                .await
         }
-        Action::Disconnect { socket, code, reason } if own(&socket) => {
+        Action::Disconnect {
+            socket,
+            code,
+            reason,
+        } if own(&socket) => {
             close_self.get_or_insert((code, reason));
             Ok(())
         }
-        Action::Disconnect { socket, code, reason } => {
-            gateway.disconnect(&socket.unwrap_or_default(), code, &reason).await
+        Action::Disconnect {
+            socket,
+            code,
+            reason,
+        } => {
+            gateway
+                .disconnect(&socket.unwrap_or_default(), code, &reason)
+                .await
         }
     };
     if let Err(err) = result {

@@ -69,7 +69,10 @@ impl Outbox {
                     Metrics::inc(&self.metrics.slow_consumer_disconnects);
                     self.frames.borrow_mut().clear();
                     let code = close::SLOW_CONSUMER;
-                    self.close(Closing::Send { code, reason: close::reason(code).into() });
+                    self.close(Closing::Send {
+                        code,
+                        reason: close::reason(code).into(),
+                    });
                 }
             }
             return false;
@@ -171,7 +174,12 @@ mod tests {
         assert!(out.push("a".into()) && out.push("b".into()));
         assert!(!out.push("c".into()));
         assert!(!out.is_closing());
-        assert_eq!(out.metrics.slow_consumer_drops.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            out.metrics
+                .slow_consumer_drops
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
         let mut batch = Vec::new();
         assert_eq!(out.next_batch(&mut batch).await, None);
         assert_eq!(batch, vec![Frame::from("a"), Frame::from("b")]);
@@ -186,7 +194,13 @@ mod tests {
         let mut batch = Vec::new();
         let closing = out.next_batch(&mut batch).await;
         assert!(batch.is_empty());
-        assert!(matches!(closing, Some(Closing::Send { code: close::SLOW_CONSUMER, .. })));
+        assert!(matches!(
+            closing,
+            Some(Closing::Send {
+                code: close::SLOW_CONSUMER,
+                ..
+            })
+        ));
     }
 
     #[tokio::test]

@@ -88,7 +88,10 @@ impl Session {
             return now < linger;
         }
         if !self.handshaken && now >= self.handshake_deadline {
-            self.close(close::HANDSHAKE_TIMEOUT, close::reason(close::HANDSHAKE_TIMEOUT));
+            self.close(
+                close::HANDSHAKE_TIMEOUT,
+                close::reason(close::HANDSHAKE_TIMEOUT),
+            );
         } else if now >= self.last_seen + self.ping_timeout() {
             self.close(close::PONG_TIMEOUT, close::reason(close::PONG_TIMEOUT));
         } else if now >= self.next_ping {
@@ -101,10 +104,12 @@ impl Session {
 
     fn send_pings(&self) {
         if self.generation != Generation::V2 {
-            self.outbox.push_control_frame(crate::protocol::PING_V1.into());
+            self.outbox
+                .push_control_frame(crate::protocol::PING_V1.into());
         }
         if self.generation != Generation::V1 {
-            self.outbox.push_control_frame(crate::protocol::PING_V2.into());
+            self.outbox
+                .push_control_frame(crate::protocol::PING_V2.into());
         }
     }
 
@@ -160,10 +165,16 @@ impl Session {
     pub(super) fn handshake(&mut self, cid: Cid, data: Option<&serde_json::value::RawValue>) {
         let data_ok = data.is_none_or(|d| d.get().starts_with('{') || d.get() == "null");
         let Cid::Num(rid) = cid else {
-            return self.close(close::HANDSHAKE_REJECTED, close::reason(close::HANDSHAKE_REJECTED));
+            return self.close(
+                close::HANDSHAKE_REJECTED,
+                close::reason(close::HANDSHAKE_REJECTED),
+            );
         };
         if !data_ok {
-            return self.close(close::HANDSHAKE_REJECTED, close::reason(close::HANDSHAKE_REJECTED));
+            return self.close(
+                close::HANDSHAKE_REJECTED,
+                close::reason(close::HANDSHAKE_REJECTED),
+            );
         }
         let ping_timeout = self.ctx.settings.ping_timeout_ms;
         let reply = encode::handshake(rid, &self.info.id, ping_timeout, false);
@@ -182,7 +193,8 @@ impl Session {
         }
         let reason = truncate(reason, MAX_REASON_BYTES);
         if self.generation != Generation::V2 {
-            self.outbox.push_control_frame(encode::disconnect(code, reason));
+            self.outbox
+                .push_control_frame(encode::disconnect(code, reason));
         }
         self.outbox.close(Closing::Send {
             code,

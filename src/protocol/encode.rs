@@ -115,12 +115,18 @@ mod tests {
     #[test]
     fn frames_are_exact() {
         assert_eq!(response(3, None).as_str(), r#"{"rid":3}"#);
-        assert_eq!(response(3, Some("null")).as_str(), r#"{"rid":3,"data":null}"#);
+        assert_eq!(
+            response(3, Some("null")).as_str(),
+            r#"{"rid":3,"data":null}"#
+        );
         assert_eq!(
             publish("po\"ng", Some(r#"{"a":1}"#)).as_str(),
             r##"{"event":"#publish","data":{"channel":"po\"ng","data":{"a":1}}}"##
         );
-        assert_eq!(event("#removeAuthToken", None).as_str(), r##"{"event":"#removeAuthToken"}"##);
+        assert_eq!(
+            event("#removeAuthToken", None).as_str(),
+            r##"{"event":"#removeAuthToken"}"##
+        );
         assert_eq!(
             disconnect(4321, "test drop").as_str(),
             r##"{"event":"#disconnect","data":{"code":4321,"data":"test drop"}}"##

@@ -64,12 +64,17 @@ impl Drop for ServerHandle {
 }
 
 /// Starts a gateway on `listener` (already bound; port 0 is fine) with per-worker `hooks`.
-pub fn start(settings: Settings, listener: std::net::TcpListener, hooks: HooksFactory) -> anyhow::Result<ServerHandle> {
+pub fn start(
+    settings: Settings,
+    listener: std::net::TcpListener,
+    hooks: HooksFactory,
+) -> anyhow::Result<ServerHandle> {
     let settings = Arc::new(settings);
     let workers = settings.effective_workers();
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
-    let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
+    let broker: Arc<dyn Broker> =
+        Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
     listener.set_nonblocking(true).context("listener")?;
     let addr = listener.local_addr().context("listener address")?;
 
@@ -109,7 +114,9 @@ pub fn start(settings: Settings, listener: std::net::TcpListener, hooks: HooksFa
     let acceptor = std::thread::Builder::new()
         .name("scgate-acceptor".into())
         .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             let Ok(runtime) = runtime else {
                 tracing::error!("cannot start the acceptor runtime");
                 return acceptor_shutdown.cancel();
@@ -117,7 +124,14 @@ pub fn start(settings: Settings, listener: std::net::TcpListener, hooks: HooksFa
             runtime.block_on(async move {
                 match tokio::net::TcpListener::from_std(listener) {
                     Ok(listener) => {
-                        acceptor::run(listener, accept_senders, limit, acceptor_metrics, acceptor_shutdown).await
+                        acceptor::run(
+                            listener,
+                            accept_senders,
+                            limit,
+                            acceptor_metrics,
+                            acceptor_shutdown,
+                        )
+                        .await
                     }
                     Err(err) => {
                         tracing::error!("cannot register the listener: {err}");
@@ -144,7 +158,8 @@ pub fn serve(settings: Settings, _plugins: toml::Table) -> anyhow::Result<()> {
 /// Like [`serve`], with application hooks (the embedding API).
 pub fn serve_with_hooks(settings: Settings, hooks: HooksFactory) -> anyhow::Result<()> {
     let address = format!("{}:{}", settings.host, settings.port);
-    let listener = std::net::TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+    let listener = std::net::TcpListener::bind(&address)
+        .with_context(|| format!("cannot listen on {address}"))?;
     let handle = start(settings, listener, hooks)?;
     tracing::info!(address = %handle.local_addr(), "listening");
     // A fixed line on stdout that scripts and benchmark harnesses wait for.

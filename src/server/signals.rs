@@ -9,7 +9,9 @@ const FORCED_EXIT_CODE: i32 = 130;
 /// Blocks until a signal arrives or `shutdown` is cancelled elsewhere, then cancels `shutdown`
 /// and leaves a thread behind that exits the process on a second signal.
 pub(super) fn wait_for_shutdown(shutdown: CancellationToken) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut term = runtime.block_on(async { signal(SignalKind::terminate()) })?;
     let mut int = runtime.block_on(async { signal(SignalKind::interrupt()) })?;
     runtime.block_on(async {

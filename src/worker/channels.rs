@@ -37,7 +37,9 @@ impl ChannelTable {
 
     /// The subscribers of `channel`.
     pub(crate) fn subscribers(&self, channel: &str) -> impl Iterator<Item = &Rc<Outbox>> {
-        self.channels.get(channel).into_iter().flat_map(HashMap::values)
+        self.channels
+            .get(channel)
+            .into_iter()
+            .flat_map(HashMap::values)
     }
-
 }

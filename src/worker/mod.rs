@@ -77,7 +77,10 @@ pub(crate) fn spawn(spec: WorkerSpec) -> std::io::Result<std::thread::JoinHandle
     std::thread::Builder::new()
         .name(format!("scgate-worker-{}", spec.index))
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(err) => {
                     tracing::error!(worker = spec.index, "cannot start worker runtime: {err}");
@@ -91,7 +94,12 @@ pub(crate) fn spawn(spec: WorkerSpec) -> std::io::Result<std::thread::JoinHandle
 }
 
 async fn run(spec: WorkerSpec) {
-    let WorkerSpec { mut accepted, deliveries, controls, .. } = spec;
+    let WorkerSpec {
+        mut accepted,
+        deliveries,
+        controls,
+        ..
+    } = spec;
     let ctx = Rc::new(WorkerCtx {
         index: spec.index,
         hooks: (spec.hooks)(spec.index),
@@ -118,12 +126,19 @@ async fn run(spec: WorkerSpec) {
     ctx.tasks.close();
     let grace = Duration::from_millis(ctx.settings.shutdown_grace_ms);
     if tokio::time::timeout(grace, ctx.tasks.wait()).await.is_err() {
-        tracing::warn!(worker = ctx.index, "sockets still open after the shutdown grace period");
+        tracing::warn!(
+            worker = ctx.index,
+            "sockets still open after the shutdown grace period"
+        );
     }
     dispatcher.abort();
 }
 
-fn start_connection(ctx: &Rc<WorkerCtx>, stream: std::net::TcpStream, permit: OwnedSemaphorePermit) {
+fn start_connection(
+    ctx: &Rc<WorkerCtx>,
+    stream: std::net::TcpStream,
+    permit: OwnedSemaphorePermit,
+) {
     let stream = match TcpStream::from_std(stream) {
         Ok(stream) => stream,
         Err(err) => {

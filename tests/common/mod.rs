@@ -36,12 +36,21 @@ pub fn settings() -> Settings {
 pub struct TestHooks;
 
 impl Hooks for TestHooks {
-    fn on_event(&self, _: &SocketInfo, event: &str, data: Option<&RawValue>, actions: &mut Actions) -> Outcome {
+    fn on_event(
+        &self,
+        _: &SocketInfo,
+        event: &str,
+        data: Option<&RawValue>,
+        actions: &mut Actions,
+    ) -> Outcome {
         match event {
             "echo" | "connect" => Outcome::Ack(data.map(|d| d.to_owned())),
-            "fail" => Outcome::Fail(ErrorObject::new("CustomError", "Custom failure").with("extra", 42)),
+            "fail" => {
+                Outcome::Fail(ErrorObject::new("CustomError", "Custom failure").with("extra", 42))
+            }
             "publish" => {
-                let v: Value = serde_json::from_str(data.map_or("null", RawValue::get)).unwrap_or_default();
+                let v: Value =
+                    serde_json::from_str(data.map_or("null", RawValue::get)).unwrap_or_default();
                 let channel = v["channel"].as_str().unwrap_or_default().to_owned();
                 actions.publish(channel, scgate::protocol::encode::raw(&v["data"]));
                 Outcome::Ack(None)
@@ -57,7 +66,10 @@ pub fn test_hooks() -> HooksFactory {
 
 /// Starts a gateway with `settings` and the test hooks.
 pub fn start(settings: Settings) -> ServerHandle {
-    let _ = tracing_subscriber::fmt().with_env_filter(std::env::var("TEST_LOG").unwrap_or_default()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("TEST_LOG").unwrap_or_default())
+        .with_test_writer()
+        .try_init();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     scgate::start(settings, listener, test_hooks()).expect("start")
 }
@@ -96,7 +108,11 @@ impl Client {
             .await
             .expect("connect timed out")
             .expect("connect");
-        Client { ws, next_cid: 1, auto_pong: true }
+        Client {
+            ws,
+            next_cid: 1,
+            auto_pong: true,
+        }
     }
 
     /// Connects and completes the handshake; returns the handshake data.
@@ -123,11 +139,15 @@ impl Client {
     /// The next frame, raw (pings included), or the close.
     pub async fn next_raw(&mut self) -> Seen {
         loop {
-            let next = tokio::time::timeout(STEP, self.ws.next()).await.expect("no frame in time");
+            let next = tokio::time::timeout(STEP, self.ws.next())
+                .await
+                .expect("no frame in time");
             return match next {
                 Some(Ok(Message::Text(t))) => Seen::Text(t.to_string()),
                 Some(Ok(Message::Binary(_))) => panic!("the server sent a binary frame"),
-                Some(Ok(Message::Close(Some(f)))) => Seen::Closed(f.code.into(), f.reason.to_string()),
+                Some(Ok(Message::Close(Some(f)))) => {
+                    Seen::Closed(f.code.into(), f.reason.to_string())
+                }
                 Some(Ok(Message::Close(None))) => Seen::Closed(1005, String::new()),
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => Seen::Gone,
@@ -149,7 +169,9 @@ impl Client {
                         self.send("").await;
                     }
                 }
-                Seen::Text(t) => return serde_json::from_str(&t).expect("server sent invalid JSON"),
+                Seen::Text(t) => {
+                    return serde_json::from_str(&t).expect("server sent invalid JSON")
+                }
                 other => panic!("expected a JSON frame, got {other:?}"),
             }
         }
@@ -168,7 +190,8 @@ impl Client {
 
     pub async fn handshake(&mut self) -> Value {
         let cid = self.cid();
-        self.send_json(json!({"event":"#handshake","data":{"authToken":null},"cid":cid})).await;
+        self.send_json(json!({"event":"#handshake","data":{"authToken":null},"cid":cid}))
+            .await;
         let reply = self.next_json().await;
         assert_eq!(reply["rid"], cid, "handshake reply: {reply}");
         reply["data"].clone()
@@ -177,7 +200,8 @@ impl Client {
     /// Sends an event with a cid and returns the reply with that rid (other frames are skipped).
     pub async fn invoke(&mut self, event: &str, data: Value) -> Value {
         let cid = self.cid();
-        self.send_json(json!({"event":event,"data":data,"cid":cid})).await;
+        self.send_json(json!({"event":event,"data":data,"cid":cid}))
+            .await;
         self.reply_to(cid).await
     }
 
@@ -200,7 +224,10 @@ impl Client {
         loop {
             let v = self.next_json().await;
             if v["event"] == "#publish" {
-                return (v["data"]["channel"].as_str().unwrap_or_default().to_owned(), v["data"]["data"].clone());
+                return (
+                    v["data"]["channel"].as_str().unwrap_or_default().to_owned(),
+                    v["data"]["data"].clone(),
+                );
             }
         }
     }
