@@ -24,7 +24,9 @@ pub(crate) enum Control {
 /// Why a gateway command could not be carried out.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
-    /// The socket id is not one this gateway issued.
+    /// The socket id is not in the form this gateway issues. (A well-formed id of a socket that
+    /// has closed is not an error: the command is dropped, as the socket could have closed a
+    /// moment later anyway.)
     #[error("unknown socket id {0:?}")]
     UnknownSocket(String),
     /// The gateway is shutting down.

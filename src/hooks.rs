@@ -1,5 +1,5 @@
 //! The seam between the gateway core and business logic: what a worker asks its application code
-//! (native Rust when embedding, Wasm plugins otherwise) and the actions that code may take.
+//! (native Rust when embedding) and the actions that code may take.
 //!
 //! Hooks run to completion inside their worker, like a handler in a SocketCluster worker: they
 //! are synchronous and the gateway applies the [`Actions`] they collect afterwards, in order,

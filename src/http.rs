@@ -168,8 +168,14 @@ fn health(ctx: &WorkerCtx) -> Response<Body> {
 fn metrics(metrics: &Metrics) -> Response<Body> {
     let mut body = String::new();
     for (name, value) in metrics.snapshot() {
+        // Only the open-socket count goes down; every other value is a running total.
+        let kind = if name == "sockets_open" {
+            "gauge"
+        } else {
+            "counter"
+        };
         body.push_str(&format!(
-            "# TYPE scgate_{name} gauge\nscgate_{name} {value}\n"
+            "# TYPE scgate_{name} {kind}\nscgate_{name} {value}\n"
         ));
     }
     with_type(StatusCode::OK, body, "text/plain; version=0.0.4")

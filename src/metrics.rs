@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub struct Metrics {
     /// Sockets that completed the WebSocket upgrade and are still open.
     pub sockets_open: AtomicU64,
-    /// Sockets accepted since start.
+    /// WebSocket sockets opened (upgraded) since start.
     pub sockets_total: AtomicU64,
     /// TCP connections refused because `max_connections` was reached.
     pub connections_refused: AtomicU64,
@@ -16,7 +16,7 @@ pub struct Metrics {
     pub messages_in: AtomicU64,
     /// Messages published (by clients and by the server).
     pub publishes: AtomicU64,
-    /// Frames queued to sockets for channel deliveries.
+    /// Frames queued to sockets for channel deliveries and server transmits.
     pub deliveries: AtomicU64,
     /// Sockets closed by the `disconnect` slow-consumer policy.
     pub slow_consumer_disconnects: AtomicU64,

@@ -31,7 +31,7 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     // Threads and brokers.
     (
         "workers",
-        "Worker threads, each with its own sockets and its own instance of every plugin. \
+        "Worker threads, each with its own sockets and its own instance of the application logic. \
          0 to 64; 0 means one per CPU core.",
     ),
     (
@@ -121,7 +121,7 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     (
         "allow_client_publish",
         "Whether clients may #publish to channels. Allowed: true or false. With false only \
-         plugins publish to channels.",
+         server-side code publishes to channels.",
     ),
     // Logging.
     (

@@ -1,8 +1,6 @@
 //! WebSocket close codes the gateway sends, with the meaning SocketCluster clients give them
 //! (`sc-protocol.md` section 11). Codes below 4500 make clients reconnect with backoff.
 
-/// Normal closure; clients do not reconnect.
-pub const NORMAL: u16 = 1000;
 /// Going away: sent to every socket on shutdown. Clients reconnect with backoff and raise no error.
 pub const GOING_AWAY: u16 = 1001;
 /// A message larger than the configured maximum (RFC 6455 "message too big").
@@ -11,7 +9,7 @@ pub const MESSAGE_TOO_BIG: u16 = 1009;
 pub const PONG_TIMEOUT: u16 = 4001;
 /// "Did not receive #handshake from client before timeout".
 pub const HANDSHAKE_TIMEOUT: u16 = 4005;
-/// "Server rejected handshake from client": a malformed `#handshake`, or a middleware rejection.
+/// "Server rejected handshake from client": a malformed `#handshake`.
 pub const HANDSHAKE_REJECTED: u16 = 4008;
 /// "Server received a message before the client handshake".
 pub const MESSAGE_BEFORE_HANDSHAKE: u16 = 4009;

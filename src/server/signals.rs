@@ -3,7 +3,8 @@
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-/// Exit status after a second signal: 128 + SIGINT, the shell convention for "interrupted".
+/// Exit status after a second signal (SIGINT or SIGTERM): 128 + SIGINT, the shell convention for
+/// "interrupted by the user", since the drain was cut short on purpose.
 const FORCED_EXIT_CODE: i32 = 130;
 
 /// Blocks until a signal arrives or `shutdown` is cancelled elsewhere, then cancels `shutdown`
