@@ -101,7 +101,7 @@ impl Hooks for TestApp {
         }
     }
 
-    fn on_disconnect(&self, socket: &SocketInfo) {
+    fn on_disconnect(&self, socket: &SocketInfo, _code: u16) {
         self.recorded.borrow_mut().remove(&socket.id);
     }
 }

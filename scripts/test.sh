@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of scgate from a fresh clone: formatting and lints, the Rust unit and
 # integration tests (a real gateway on port 0), and the real-client compatibility suite
-# (socketcluster-client 14.3.2 and 20.0.2 from npm). Installs what it needs on the way.
+# (socketcluster-client 14.3.2 and 20.0.2 from npm). Installs what it needs on the way: the
+# wasm32-wasip2 target for the guest plugins, and the npm packages of the compat suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ fi
 cargo --version
 node --version
 
+step "guest plugins: rustup target wasm32-wasip2, plugins/build.sh"
+plugins/build.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -24,5 +28,8 @@ step "cargo test (unit and integration tests)"
 cargo test --quiet
 
 step "compat: real socketcluster-client 14.3.2 and 20.0.2 against a real gateway"
-cargo build --release --quiet --example embedded
-SCGATE_BIN="$PWD/target/release/examples/embedded" tests/compat/run.sh
+# The dev profile (dependencies optimised, see Cargo.toml): reuses the build of the step above
+# instead of compiling wasmtime a second time for release.
+cargo build --quiet --bin scgate --example embedded
+SCGATE_BIN="$PWD/target/debug/examples/embedded" SCGATE_SERVE_BIN="$PWD/target/debug/scgate" \
+  tests/compat/run.sh

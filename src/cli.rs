@@ -1,4 +1,5 @@
-//! The command line: `scgate serve` with one flag per setting, and `scgate gen-config`.
+//! The command line: `scgate serve` with one flag per setting, `scgate gen-config`, and the
+//! plugin author's `scgate check-plugin` and `scgate new-plugin`.
 //!
 //! Flags are thin: each is an `Option` of the setting's own type, named after its key in kebab
 //! case, and its help text is the setting's doc from `config::docs` plus its `SCGATE_*` variable
@@ -12,6 +13,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Serialize;
 
 use crate::config::{self, ConfigError, ProtocolMode, Resolved, SlowConsumerPolicy};
+use crate::plugin::inspect::{self, Lang};
 
 /// `scgate`: a WebSocket pub/sub gateway that speaks the SocketCluster protocol.
 #[derive(Debug, Parser)]
@@ -30,6 +32,92 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Print a scgate.toml with every setting, documented and set to its default.
     GenConfig,
+    /// Load a plugin component exactly as `serve` would and report its roles, imports, events,
+    /// middleware stages and load time. Exits 0 if it is valid, 1 with the reason if not.
+    CheckPlugin(CheckPluginArgs),
+    /// Write a new, buildable plugin project from a template, and print the next steps.
+    NewPlugin(NewPluginArgs),
+}
+
+/// The arguments of `scgate check-plugin`.
+#[derive(Clone, Debug, Args)]
+pub struct CheckPluginArgs {
+    /// The component (`.wasm`). Its name is the `[plugins.NAME]` table whose `file` is this file,
+    /// else the file name without `.wasm`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Link the stub WASI context, as `wasi = true` in the plugin's table does (needed by
+    /// components built from Rust std, Python or JS).
+    #[arg(long)]
+    pub wasi: bool,
+    /// A scgate.toml whose plugin_* limits apply and whose `[plugins.NAME]` table configures the
+    /// plugin (`wasi`, and the JSON its `init` gets). Without it: the defaults, and `{}`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+impl CheckPluginArgs {
+    /// The settings and plugin tables the check uses: the defaults < the `--config` file (only
+    /// if given; no implicit scgate.toml) < `env`.
+    pub fn resolve<I, K, V>(&self, env: I) -> Result<Resolved, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        config::resolve(self.config.as_deref(), env, toml::Table::new())
+    }
+}
+
+/// The arguments of `scgate new-plugin`.
+#[derive(Clone, Debug, Args)]
+pub struct NewPluginArgs {
+    /// The plugin's name: lowercase letters, digits and '-', starting with a letter. It is the
+    /// package name, the `[plugins.NAME]` table, and the event the sample handler answers.
+    #[arg(value_name = "NAME", value_parser = inspect::validate_name)]
+    pub name: String,
+    /// The language of the template.
+    #[arg(long, value_name = "LANG", value_parser = lang, help = lang_help())]
+    pub lang: Lang,
+    /// Where to write the project; it must not exist or be empty. [default: plugins/NAME]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+impl NewPluginArgs {
+    /// The project folder: `--dir`, else `plugins/NAME`.
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| Path::new("plugins").join(&self.name))
+    }
+}
+
+/// The names `--lang` accepts: every [`Lang`] this build has a template for.
+fn lang_names() -> Vec<String> {
+    use clap::ValueEnum;
+    Lang::value_variants()
+        .iter()
+        .filter_map(ValueEnum::to_possible_value)
+        .map(|v| v.get_name().to_owned())
+        .collect()
+}
+
+/// Parses `--lang`, naming what this build has when the value is something else.
+fn lang(text: &str) -> Result<Lang, String> {
+    use clap::ValueEnum;
+    Lang::from_str(text, true).map_err(|_| {
+        let names = lang_names();
+        let verb = if names.len() == 1 { "is" } else { "are" };
+        format!("only {} {verb} available in this version", names.join(", "))
+    })
+}
+
+fn lang_help() -> String {
+    format!(
+        "The language of the template [possible values: {}]",
+        lang_names().join(", ")
+    )
 }
 
 /// The flags of `scgate serve`: a config file, then one optional override per setting.
@@ -96,6 +184,25 @@ pub struct ServeArgs {
 
     #[arg(long, value_name = "FILTER", help = help("log"))]
     pub log: Option<String>,
+
+    #[arg(long, value_name = "DIR", help = help("plugins_dir"))]
+    pub plugins_dir: Option<String>,
+    #[arg(long, value_name = "MS", help = help("plugin_deadline_ms"))]
+    pub plugin_deadline_ms: Option<u64>,
+    #[arg(long, value_name = "BYTES", help = help("plugin_memory_bytes"))]
+    pub plugin_memory_bytes: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = help("plugin_max_component_bytes"))]
+    pub plugin_max_component_bytes: Option<usize>,
+    #[arg(long, value_name = "N", help = help("plugin_max_tables"))]
+    pub plugin_max_tables: Option<usize>,
+    #[arg(long, value_name = "N", help = help("plugin_max_table_elements"))]
+    pub plugin_max_table_elements: Option<usize>,
+    #[arg(long, value_name = "N", help = help("plugin_max_instances"))]
+    pub plugin_max_instances: Option<usize>,
+    #[arg(long, value_name = "KEY", help = help("auth_key"))]
+    pub auth_key: Option<String>,
+    #[arg(long, value_name = "SECONDS", help = help("auth_default_expiry_s"))]
+    pub auth_default_expiry_s: Option<u64>,
 }
 
 impl ServeArgs {

@@ -19,6 +19,8 @@ pub struct SocketInfo {
     pub query: Arc<str>,
     /// Index of the worker that owns the socket.
     pub worker: usize,
+    /// The claims of the socket's auth token (a JSON object), if it is authenticated.
+    pub auth_token: Option<Arc<str>>,
 }
 
 /// The result of handling one event.
@@ -58,6 +60,72 @@ pub enum Action {
         code: u16,
         reason: String,
     },
+    /// Sign `claims` (a JSON object) into a token and send it with `#setAuthToken`, before the
+    /// reply to the current event. Only for the calling socket.
+    SetAuthToken {
+        socket: Option<String>,
+        claims: String,
+    },
+    /// Remove the socket's token (`#removeAuthToken`). Only for the calling socket.
+    Deauthenticate { socket: Option<String> },
+}
+
+/// What middleware decides about one action (`sc-protocol.md` section 12).
+#[derive(Debug)]
+pub enum Verdict {
+    /// Let the action through unchanged.
+    Allow,
+    /// Let it through with this data (raw JSON) instead.
+    Rewrite(Box<RawValue>),
+    /// Block it; the client receives this error (for a delivery: it is dropped).
+    Block(ErrorObject),
+    /// Block it with a `SilentMiddlewareBlockedError`.
+    BlockSilently,
+}
+
+/// The middleware stages, by their SocketCluster 14 names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// The HTTP upgrade (`handshakeWS`).
+    HandshakeWs,
+    /// The `#handshake` packet (`handshakeSC`).
+    HandshakeSc,
+    /// An application event (`emit`).
+    Emit,
+    /// A `#subscribe` (`subscribe`).
+    Subscribe,
+    /// A client `#publish` (`publishIn`).
+    PublishIn,
+    /// One delivery to one subscriber (`publishOut`).
+    PublishOut,
+    /// A valid token presented by the client (`authenticate`).
+    Authenticate,
+}
+
+impl Stage {
+    /// The SocketCluster 14 middleware type name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::HandshakeWs => "handshakeWS",
+            Stage::HandshakeSc => "handshakeSC",
+            Stage::Emit => "emit",
+            Stage::Subscribe => "subscribe",
+            Stage::PublishIn => "publishIn",
+            Stage::PublishOut => "publishOut",
+            Stage::Authenticate => "authenticate",
+        }
+    }
+}
+
+/// The HTTP upgrade request a `handshakeWS` middleware sees.
+#[derive(Debug)]
+pub struct UpgradeRequest<'a> {
+    /// The request path.
+    pub path: &'a str,
+    /// The query string without the `?`.
+    pub query: &'a str,
+    /// The request headers.
+    pub headers: &'a http::HeaderMap,
 }
 
 /// The actions collected during one hook call, applied by the gateway in order.
@@ -101,6 +169,19 @@ impl Actions {
         });
     }
 
+    /// Signs `claims` into a token for the calling socket.
+    pub fn set_auth_token(&mut self, claims: impl Into<String>) {
+        self.0.push(Action::SetAuthToken {
+            socket: None,
+            claims: claims.into(),
+        });
+    }
+
+    /// Removes the calling socket's token.
+    pub fn deauthenticate(&mut self) {
+        self.0.push(Action::Deauthenticate { socket: None });
+    }
+
     /// Disconnects a socket (`None`: the calling socket) with `code` and `reason`.
     pub fn disconnect(&mut self, socket: Option<String>, code: u16, reason: impl Into<String>) {
         self.0.push(Action::Disconnect {
@@ -125,8 +206,106 @@ pub trait Hooks: 'static {
     /// A socket completed its handshake.
     fn on_connect(&self, _socket: &SocketInfo) {}
 
-    /// A socket that completed its handshake is gone.
-    fn on_disconnect(&self, _socket: &SocketInfo) {}
+    /// A socket that completed its handshake is gone, closed with `code`.
+    fn on_disconnect(&self, _socket: &SocketInfo, _code: u16) {}
+
+    /// Middleware: the HTTP upgrade. A block answers HTTP 401.
+    fn handshake_ws(&self, _request: &UpgradeRequest<'_>, _actions: &mut Actions) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Middleware: the `#handshake`. A block answers with the error and closes the socket with
+    /// the error's `statusCode` (default 4008).
+    fn handshake_sc(&self, _socket: &SocketInfo, _actions: &mut Actions) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Middleware: an application event, before its handler.
+    fn emit(
+        &self,
+        _socket: &SocketInfo,
+        _event: &str,
+        _data: Option<&RawValue>,
+        _actions: &mut Actions,
+    ) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Middleware: a `#subscribe`.
+    fn subscribe(
+        &self,
+        _socket: &SocketInfo,
+        _channel: &str,
+        _data: Option<&RawValue>,
+        _actions: &mut Actions,
+    ) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Middleware: a client `#publish`, before the broker.
+    fn publish_in(
+        &self,
+        _socket: &SocketInfo,
+        _channel: &str,
+        _data: Option<&RawValue>,
+        _actions: &mut Actions,
+    ) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Whether [`publish_out`](Self::publish_out) must run; when false, deliveries skip it
+    /// and stay a shared, pre-encoded frame.
+    fn wants_publish_out(&self) -> bool {
+        false
+    }
+
+    /// Middleware: one delivery to the subscriber `socket`.
+    fn publish_out(
+        &self,
+        _socket: &SocketInfo,
+        _channel: &str,
+        _data: Option<&RawValue>,
+        _actions: &mut Actions,
+    ) -> Verdict {
+        Verdict::Allow
+    }
+
+    /// Middleware: a verified token's claims.
+    fn authenticate(&self, _socket: &SocketInfo, _claims: &str, _actions: &mut Actions) -> Verdict {
+        Verdict::Allow
+    }
+}
+
+/// Applies actions that have no calling socket (from publish-out or handshake-WS middleware)
+/// through the gateway; actions that need one are logged and skipped.
+pub async fn apply_detached(gateway: crate::Gateway, actions: Actions) {
+    for action in actions.0 {
+        let result = match action {
+            Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
+            Action::Transmit {
+                socket: Some(id),
+                event,
+                data,
+            } => gateway.transmit(&id, &event, data.as_deref()).await,
+            Action::KickOut {
+                socket: Some(id),
+                channel,
+                message,
+            } => gateway.kick_out(&id, &channel, &message).await,
+            Action::Disconnect {
+                socket: Some(id),
+                code,
+                reason,
+            } => gateway.disconnect(&id, code, &reason).await,
+            other => {
+                tracing::warn!(action = ?other, "action needs a calling socket; skipped");
+                Ok(())
+            }
+        };
+        if let Err(err) = result {
+            tracing::warn!("hook action failed: {err}");
+        }
+    }
 }
 
 /// Builds each worker's hooks on that worker's thread (the argument is the worker index).

@@ -2,6 +2,7 @@
 //! upgrade anywhere else), `/health`, `/metrics`, and static files from the public folder.
 
 use crate::connection;
+use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
 use crate::metrics::Metrics;
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
@@ -113,6 +114,20 @@ fn upgrade(
         .and_then(|v| v.split(',').next())
         .map(|p| p.trim().to_owned());
     let query = req.uri().query().unwrap_or("").to_owned();
+    let request = UpgradeRequest {
+        path: req.uri().path(),
+        query: &query,
+        headers: req.headers(),
+    };
+    let mut actions = Actions::default();
+    let verdict = ctx.hooks.handshake_ws(&request, &mut actions);
+    if !actions.0.is_empty() {
+        tokio::task::spawn_local(hooks::apply_detached(ctx.gateway.clone(), actions));
+    }
+    if matches!(verdict, Verdict::Block(_) | Verdict::BlockSilently) {
+        // As the reference servers do: the client sees a failed upgrade and retries with backoff.
+        return text(StatusCode::UNAUTHORIZED, "WebSocket handshake rejected\n");
+    }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let task_ctx = ctx.clone();
     let task = async move {

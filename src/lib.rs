@@ -11,6 +11,7 @@
 //! - [`hooks`], [`gateway`]: the seam for application logic and server-side control of clients.
 //! - `http`: the upgrade, `/health`, `/metrics`, static files.
 
+pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod hooks;
 mod http;
 pub mod metrics;
+pub mod plugin;
 pub mod protocol;
 pub mod server;
 pub mod socket_id;
@@ -26,5 +28,5 @@ mod worker;
 
 pub use config::Settings;
 pub use gateway::Gateway;
-pub use hooks::{Actions, Hooks, HooksFactory, Outcome, SocketInfo};
+pub use hooks::{Actions, Hooks, HooksFactory, Outcome, SocketInfo, Stage, Verdict};
 pub use server::{start, ServerHandle};

@@ -2,13 +2,15 @@
 //!
 //! Exit codes: 0 after a clean run, 1 when the gateway fails while running, 2 for a usage or
 //! configuration error (bad flag, unreadable or invalid config file, invalid setting).
+//! `check-plugin` exits 1 for a plugin the gateway would refuse; `new-plugin` 1 when it cannot
+//! write the project.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::anyhow;
 use clap::Parser;
-use scgate::cli::{Cli, Command, ServeArgs};
+use scgate::cli::{CheckPluginArgs, Cli, Command, NewPluginArgs, ServeArgs};
 use scgate::config::{self, Resolved};
 use tracing_subscriber::EnvFilter;
 
@@ -22,6 +24,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::GenConfig => gen_config(),
+        Command::CheckPlugin(args) => check_plugin(&args),
+        Command::NewPlugin(args) => new_plugin(&args),
     }
 }
 
@@ -92,6 +96,55 @@ fn gen_config() -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the config: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// `scgate check-plugin`: load one component as `serve` would and print what it is.
+fn check_plugin(args: &CheckPluginArgs) -> ExitCode {
+    let resolved = config::load::process_env().and_then(|env| args.resolve(env));
+    let Resolved {
+        settings,
+        plugins,
+        warnings,
+    } = match resolved {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    // What the plugin prints during `init` goes to the log, as under `serve`.
+    if let Err(e) = init_logging(&settings.log) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let config = args.config.as_deref();
+    match scgate::plugin::inspect::check(&args.file, args.wasi, &settings, &plugins, config) {
+        Ok(report) => {
+            print!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+/// `scgate new-plugin`: write a plugin project and print the next steps.
+fn new_plugin(args: &NewPluginArgs) -> ExitCode {
+    match scgate::plugin::inspect::scaffold(&args.name, args.lang, &args.dir()) {
+        Ok(scaffold) => {
+            print!("{scaffold}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
             ExitCode::from(EXIT_RUNTIME)
         }
     }

@@ -129,4 +129,47 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "Log filter in tracing EnvFilter syntax, for example \"info\" or \
          \"scgate=debug,warn\". The RUST_LOG environment variable overrides it.",
     ),
+    // Plugins.
+    (
+        "plugins_dir",
+        "Folder whose *.wasm components are loaded as plugins at start (not recursive). Each \
+         plugin's settings come from the [plugins.NAME] table, NAME being the file name without \
+         .wasm. Empty disables it.",
+    ),
+    (
+        "plugin_deadline_ms",
+        "CPU deadline of one plugin call in milliseconds. A call past it is interrupted, \
+         answered with an error, and the instance is replaced.",
+    ),
+    (
+        "plugin_memory_bytes",
+        "Most linear memory one plugin instance may grow to, in bytes. A plugin that needs \
+         more fails that call and is replaced.",
+    ),
+    (
+        "plugin_max_component_bytes",
+        "Largest plugin component file accepted, in bytes; larger files are refused unread.",
+    ),
+    (
+        "plugin_max_tables",
+        "Most tables one plugin instance may create.",
+    ),
+    (
+        "plugin_max_table_elements",
+        "Most elements one table of a plugin instance may hold.",
+    ),
+    (
+        "plugin_max_instances",
+        "Most core and component instances one plugin instance may create.",
+    ),
+    // Auth.
+    (
+        "auth_key",
+        "Key that signs and verifies auth tokens (HS256). Empty means a random key per process: \
+         tokens then do not survive a restart. Prefer SCGATE_AUTH_KEY to keep it out of files.",
+    ),
+    (
+        "auth_default_expiry_s",
+        "Seconds until a token expires when the claims a plugin signs carry no exp.",
+    ),
 ];

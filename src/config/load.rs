@@ -14,6 +14,9 @@ use super::{
 };
 
 /// Smallest `max_message_bytes`: a `#handshake` carrying a signed JWT must always fit.
+/// Shortest HS256 key accepted: RFC 7518 section 3.2 requires a key at least as long as the
+/// 256-bit hash output.
+const MIN_AUTH_KEY_BYTES: usize = 32;
 const MIN_MESSAGE_BYTES: u64 = 1024;
 /// Smallest `read_buffer_bytes`: below this a single small frame needs several reads.
 const MIN_READ_BUFFER_BYTES: u64 = 256;
@@ -252,7 +255,17 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = self;
         // (key, value, smallest allowed value)
-        let minimums: [(&'static str, u64, u64); 9] = [
+        let minimums: [(&'static str, u64, u64); 15] = [
+            ("plugin_deadline_ms", s.plugin_deadline_ms, 1),
+            ("plugin_memory_bytes", s.plugin_memory_bytes as u64, 65_536),
+            (
+                "plugin_max_component_bytes",
+                s.plugin_max_component_bytes as u64,
+                1,
+            ),
+            ("plugin_max_tables", s.plugin_max_tables as u64, 1),
+            ("plugin_max_instances", s.plugin_max_instances as u64, 1),
+            ("auth_default_expiry_s", s.auth_default_expiry_s, 1),
             ("ping_interval_ms", s.ping_interval_ms, 1),
             ("handshake_timeout_ms", s.handshake_timeout_ms, 1),
             ("upgrade_timeout_ms", s.upgrade_timeout_ms, 1),
@@ -302,6 +315,14 @@ impl Settings {
                 s.broker
             );
             all.push(invalid("broker", reason));
+        }
+        if !s.auth_key.is_empty() && s.auth_key.len() < MIN_AUTH_KEY_BYTES {
+            let reason = format!(
+                "must be at least {MIN_AUTH_KEY_BYTES} bytes for HS256 (or empty for a random \
+                 key), got {} bytes",
+                s.auth_key.len()
+            );
+            all.push(invalid("auth_key", reason));
         }
         if all.is_empty() {
             Ok(())

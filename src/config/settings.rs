@@ -83,6 +83,24 @@ pub struct Settings {
     pub shutdown_grace_ms: u64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
     pub log: String,
+    /// Folder whose `*.wasm` components are loaded as plugins; empty disables it.
+    pub plugins_dir: String,
+    /// CPU deadline of one plugin call in milliseconds.
+    pub plugin_deadline_ms: u64,
+    /// Most linear memory one plugin instance may grow to, in bytes.
+    pub plugin_memory_bytes: usize,
+    /// Largest component file accepted, in bytes.
+    pub plugin_max_component_bytes: usize,
+    /// Most tables one plugin instance may create.
+    pub plugin_max_tables: usize,
+    /// Most elements one plugin table may hold.
+    pub plugin_max_table_elements: usize,
+    /// Most (core and component) instances one plugin may create.
+    pub plugin_max_instances: usize,
+    /// HS256 key for auth tokens; empty means a random key per process.
+    pub auth_key: String,
+    /// Seconds until a token signed without `exp` expires.
+    pub auth_default_expiry_s: u64,
 }
 
 impl Default for Settings {
@@ -121,6 +139,20 @@ impl Default for Settings {
             public_dir: "public".into(),
             shutdown_grace_ms: 5_000,
             log: "info".into(),
+            plugins_dir: "plugins".into(),
+            // Far above a real handler's microseconds; bounds what a looping plugin costs its worker.
+            plugin_deadline_ms: 100,
+            // Room for Python and JS runtimes (tens of MB), bounded per instance and worker.
+            plugin_memory_bytes: 128 * 1024 * 1024,
+            // The largest measured guests (Python, JS) are 12–18 MB; 64 MB leaves headroom.
+            plugin_max_component_bytes: 64 * 1024 * 1024,
+            // Components built by the usual toolchains use a handful of tables and instances.
+            plugin_max_tables: 64,
+            plugin_max_table_elements: 1_000_000,
+            plugin_max_instances: 64,
+            auth_key: String::new(),
+            // SocketCluster's `authDefaultExpiry`.
+            auth_default_expiry_s: 86_400,
         }
     }
 }

@@ -2,7 +2,8 @@
 //! protocol (`sc-protocol.md` sections 9, 10, 13) and application events for the hooks.
 
 use super::session::Session;
-use crate::hooks::{Action, Actions, Outcome};
+use super::{actions, middleware};
+use crate::hooks::{Actions, Outcome, Stage, Verdict};
 use crate::metrics::Metrics;
 use crate::protocol::decode::present;
 use crate::protocol::{encode, Cid, ErrorObject, EventPacket};
@@ -35,6 +36,12 @@ const V14_LOCAL_EVENTS: &[&str] = &[
 ];
 
 #[derive(Deserialize)]
+struct SubscribeData<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
 struct ChannelData<'a> {
     #[serde(borrow)]
     channel: Cow<'a, str>,
@@ -45,7 +52,7 @@ struct ChannelData<'a> {
 /// Handles one event packet on a socket that completed its handshake.
 pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
     match e.event.as_ref() {
-        "#handshake" => s.handshake(e.cid, e.data),
+        "#handshake" => s.handshake(e.cid, e.data).await,
         "#subscribe" => subscribe(s, e.cid, e.data).await,
         "#unsubscribe" => unsubscribe(s, e.cid, e.data).await,
         "#publish" => publish(s, e.cid, e.data).await,
@@ -54,8 +61,9 @@ pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
                 ErrorObject::new("AuthError", "Authentication is not enabled on this gateway");
             s.reply_error(e.cid, &err);
         }
-        // `#removeAuthToken` clears auth state (none is kept without auth); v14's `#disconnect`
-        // precedes the client's own close frame, which ends the socket.
+        // The client dropped its token: forget it, without telling it back.
+        "#removeAuthToken" => s.set_auth(None),
+        // v14's `#disconnect` precedes the client's own close frame, which ends the socket.
         name if name.starts_with('#') => {}
         name if V14_LOCAL_EVENTS.contains(&name) => {}
         name => app_event(s, name, e.cid, e.data).await,
@@ -101,6 +109,17 @@ async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
         );
         return s.reply_error(cid, &ErrorObject::invalid_action(message));
     }
+    let hooks = s.ctx.hooks.clone();
+    let sub_data = data
+        .and_then(|raw| serde_json::from_str::<SubscribeData<'_>>(raw.get()).ok())
+        .and_then(|d| d.data);
+    let passed = pass(s, Stage::Subscribe, cid, sub_data, |s, a| {
+        hooks.subscribe(&s.info, &channel, sub_data, a)
+    })
+    .await;
+    if passed.is_none() {
+        return;
+    }
     let channel: Arc<str> = channel.into();
     let first = s
         .ctx
@@ -145,7 +164,15 @@ async fn publish(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
     if let Some(err) = too_long(s, &channel) {
         return s.reply_error(cid, &err);
     }
-    let frame = encode::publish(&channel, data.map(RawValue::get));
+    let hooks = s.ctx.hooks.clone();
+    let passed = pass(s, Stage::PublishIn, cid, data, |s, a| {
+        hooks.publish_in(&s.info, &channel, data, a)
+    })
+    .await;
+    let Some(data) = passed else {
+        return;
+    };
+    let frame = encode::publish(&channel, data.as_deref().map(RawValue::get));
     Metrics::inc(&s.ctx.metrics.publishes);
     match s.ctx.broker.publish(channel.into(), frame).await {
         Ok(()) => s.reply(cid, None),
@@ -153,13 +180,44 @@ async fn publish(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
     }
 }
 
-async fn app_event(s: &mut Session, name: &str, cid: Cid, data: Option<&RawValue>) {
+/// Runs one middleware stage; returns the data to go on with, or `None` after answering the
+/// client with the block.
+async fn pass<'a>(
+    s: &mut Session,
+    stage: Stage,
+    cid: Cid,
+    data: Option<&'a RawValue>,
+    call: impl FnOnce(&Session, &mut Actions) -> Verdict,
+) -> Option<Option<Cow<'a, RawValue>>> {
     let mut actions = Actions::default();
-    let outcome = s.ctx.hooks.on_event(&s.info, name, data, &mut actions);
-    let mut close_self = None;
-    for action in actions.0 {
-        apply(s, action, &mut close_self).await;
+    let verdict = call(s, &mut actions);
+    let close_self = actions::apply_all(s, actions).await;
+    let result = match middleware::outcome(verdict, stage, s.generation) {
+        Ok(Some(rewritten)) => Some(Some(Cow::Owned(rewritten))),
+        Ok(None) => Some(data.map(Cow::Borrowed)),
+        Err(error) => {
+            s.reply_error(cid, &error);
+            None
+        }
+    };
+    if let Some((code, reason)) = close_self {
+        s.close(code, &reason);
     }
+    result
+}
+
+async fn app_event(s: &mut Session, name: &str, cid: Cid, data: Option<&RawValue>) {
+    let hooks = s.ctx.hooks.clone();
+    let passed = pass(s, Stage::Emit, cid, data, |s, a| {
+        hooks.emit(&s.info, name, data, a)
+    })
+    .await;
+    let Some(data) = passed else {
+        return;
+    };
+    let mut actions = Actions::default();
+    let outcome = hooks.on_event(&s.info, name, data.as_deref(), &mut actions);
+    let close_self = actions::apply_all(s, actions).await;
     match outcome {
         Outcome::Unhandled => {}
         Outcome::Ack(data) => s.reply(cid, data.as_deref().map(RawValue::get)),
@@ -167,68 +225,5 @@ async fn app_event(s: &mut Session, name: &str, cid: Cid, data: Option<&RawValue
     }
     if let Some((code, reason)) = close_self {
         s.close(code, &reason);
-    }
-}
-
-/// Carries out one hook action. A disconnect of the calling socket waits until its reply is queued.
-async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, String)>) {
-    let gateway = s.ctx.gateway.clone();
-    let own = |socket: &Option<String>| socket.as_deref().is_none_or(|id| id == &*s.info.id);
-    let result = match action {
-        Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
-        Action::Transmit {
-            socket,
-            event,
-            data,
-        } if own(&socket) => {
-            s.outbox
-                .push(encode::event(&event, data.as_deref().map(RawValue::get)));
-            Ok(())
-        }
-        Action::Transmit {
-            socket,
-            event,
-            data,
-        } => {
-            let id = socket.unwrap_or_default();
-            gateway.transmit(&id, &event, data.as_deref()).await
-        }
-        Action::KickOut {
-            socket,
-            channel,
-            message,
-        } if own(&socket) => {
-            s.kick_out(&channel, &message).await;
-            Ok(())
-        }
-        Action::KickOut {
-            socket,
-            channel,
-            message,
-        } => {
-            gateway
-                .kick_out(&socket.unwrap_or_default(), &channel, &message)
-                .await
-        }
-        Action::Disconnect {
-            socket,
-            code,
-            reason,
-        } if own(&socket) => {
-            close_self.get_or_insert((code, reason));
-            Ok(())
-        }
-        Action::Disconnect {
-            socket,
-            code,
-            reason,
-        } => {
-            gateway
-                .disconnect(&socket.unwrap_or_default(), code, &reason)
-                .await
-        }
-    };
-    if let Err(err) = result {
-        tracing::warn!(socket = %s.info.id, "hook action failed: {err}");
     }
 }

@@ -1,7 +1,9 @@
 //! One WebSocket connection after the upgrade: a reader that drives the protocol [`Session`] and
 //! a writer that drains the socket's [`outbox::Outbox`], both in one task on the owning worker.
 
+mod actions;
 mod events;
+mod middleware;
 pub(crate) mod outbox;
 pub(crate) mod session;
 
@@ -31,12 +33,14 @@ where
         id: socket_id::encode(ctx.index, key).into(),
         query: query.into(),
         worker: ctx.index,
+        auth_token: None,
     };
     let settings = &ctx.settings;
     let outbox = Rc::new(Outbox::new(
         settings.outbound_queue_frames,
         settings.slow_consumer,
         ctx.metrics.clone(),
+        info.clone(),
     ));
     ctx.sockets.borrow_mut().insert(key, outbox.clone());
     Metrics::inc(&ctx.metrics.sockets_total);
@@ -130,8 +134,8 @@ async fn on_message(session: &mut Session, message: Message) -> bool {
             Ok(text) => session.on_text(text).await,
             Err(_) => session.on_text("\u{fffd}").await,
         },
-        Message::Close(_) => {
-            session.peer_closed();
+        Message::Close(frame) => {
+            session.peer_closed(frame.map(|f| f.code.into()));
             return false;
         }
         Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => session.touch(),

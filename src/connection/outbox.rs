@@ -4,6 +4,7 @@
 
 use crate::config::SlowConsumerPolicy;
 use crate::gateway::Control;
+use crate::hooks::SocketInfo;
 use crate::metrics::Metrics;
 use crate::protocol::{close, encode::Frame};
 use std::cell::{Cell, RefCell};
@@ -38,10 +39,17 @@ pub(crate) struct Outbox {
     reader_wake: Notify,
     writer_done: Cell<bool>,
     metrics: Arc<Metrics>,
+    // The socket as hooks see it, for calls made on its behalf outside its reader (publish-out).
+    info: RefCell<SocketInfo>,
 }
 
 impl Outbox {
-    pub(crate) fn new(capacity: usize, policy: SlowConsumerPolicy, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        capacity: usize,
+        policy: SlowConsumerPolicy,
+        metrics: Arc<Metrics>,
+        info: SocketInfo,
+    ) -> Self {
         Outbox {
             frames: RefCell::default(),
             capacity,
@@ -52,7 +60,18 @@ impl Outbox {
             reader_wake: Notify::new(),
             writer_done: Cell::new(false),
             metrics,
+            info: RefCell::new(info),
         }
+    }
+
+    /// The socket as hooks see it.
+    pub(crate) fn info(&self) -> SocketInfo {
+        self.info.borrow().clone()
+    }
+
+    /// Updates the socket as hooks see it (after its auth changed).
+    pub(crate) fn set_info(&self, info: SocketInfo) {
+        *self.info.borrow_mut() = info;
     }
 
     /// Queues a data frame under the slow-consumer policy. Returns false if it was not queued.
@@ -165,7 +184,13 @@ mod tests {
     use super::*;
 
     fn outbox(policy: SlowConsumerPolicy) -> Outbox {
-        Outbox::new(2, policy, Arc::default())
+        let info = SocketInfo {
+            id: "test".into(),
+            query: "".into(),
+            worker: 0,
+            auth_token: None,
+        };
+        Outbox::new(2, policy, Arc::default(), info)
     }
 
     #[tokio::test]

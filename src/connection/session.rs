@@ -1,11 +1,11 @@
 //! The protocol state of one socket, driven by its reader: the handshake, heartbeats and their
 //! deadlines, server-initiated closes, and the commands other tasks send it.
 
-use super::events;
 use super::outbox::{Closing, Outbox};
+use super::{actions, events, middleware};
 use crate::config::ProtocolMode;
 use crate::gateway::Control;
-use crate::hooks::SocketInfo;
+use crate::hooks::{Actions, SocketInfo, Stage};
 use crate::metrics::Metrics;
 use crate::protocol::{close, decode, encode, Cid, ErrorObject, Generation, Inbound};
 use crate::worker::WorkerCtx;
@@ -30,6 +30,8 @@ pub(crate) struct Session {
     pub generation: Generation,
     pub handshaken: bool,
     pub subscriptions: HashSet<Arc<str>>,
+    /// The code the socket closed (or is closing) with; 1006 ("abnormal") until one is known.
+    pub close_code: u16,
     last_seen: Instant,
     next_ping: Instant,
     handshake_deadline: Instant,
@@ -55,6 +57,7 @@ impl Session {
             generation,
             handshaken: false,
             subscriptions: HashSet::new(),
+            close_code: 1006,
             last_seen: now,
             linger_until: None,
         }
@@ -141,7 +144,7 @@ impl Session {
     async fn on_packet(&mut self, packet: Inbound<'_>) {
         if !self.handshaken {
             match packet {
-                Inbound::Event(e) if e.event == "#handshake" => self.handshake(e.cid, e.data),
+                Inbound::Event(e) if e.event == "#handshake" => self.handshake(e.cid, e.data).await,
                 _ => self.close(close::MESSAGE_BEFORE_HANDSHAKE, ""),
             }
             return;
@@ -162,7 +165,7 @@ impl Session {
 
     /// Answers `#handshake`; a handshake without a numeric `cid` or with non-object data is
     /// malformed and closes the socket with 4008.
-    pub(super) fn handshake(&mut self, cid: Cid, data: Option<&serde_json::value::RawValue>) {
+    pub(super) async fn handshake(&mut self, cid: Cid, data: Option<&serde_json::value::RawValue>) {
         let data_ok = data.is_none_or(|d| d.get().starts_with('{') || d.get() == "null");
         let Cid::Num(rid) = cid else {
             return self.close(
@@ -176,13 +179,48 @@ impl Session {
                 close::reason(close::HANDSHAKE_REJECTED),
             );
         }
+        if !self.handshaken {
+            let mut actions = Actions::default();
+            let verdict = self.ctx.hooks.handshake_sc(&self.info, &mut actions);
+            let close_self = actions::apply_all(self, actions).await;
+            if let Err(error) = middleware::outcome(verdict, Stage::HandshakeSc, self.generation) {
+                return self.reject_handshake(rid, error);
+            }
+            if let Some((code, reason)) = close_self {
+                return self.close(code, &reason);
+            }
+        }
         let ping_timeout = self.ctx.settings.ping_timeout_ms;
-        let reply = encode::handshake(rid, &self.info.id, ping_timeout, false);
+        let authenticated = self.info.auth_token.is_some();
+        let reply = encode::handshake(rid, &self.info.id, ping_timeout, authenticated);
         self.outbox.push_control_frame(reply);
         if !self.handshaken {
             self.handshaken = true;
             self.ctx.hooks.on_connect(&self.info);
         }
+    }
+
+    /// Answers a handshake that middleware blocked, in the shape both client lines understand:
+    /// v20 reads `statusCode` from the error, v14 `code` from `data`; then closes with that code.
+    fn reject_handshake(&mut self, rid: u64, mut error: ErrorObject) {
+        let code = error
+            .extra
+            .get("statusCode")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(close::HANDSHAKE_REJECTED);
+        error.extra.insert("statusCode".into(), code.into());
+        let data = serde_json::json!({ "code": code }).to_string();
+        self.outbox
+            .push_control_frame(encode::error_response(rid, &error, Some(&data)));
+        let reason = format!("{}: {}", error.name, error.message);
+        self.close(code, &reason);
+    }
+
+    /// Sets (or clears) the socket's verified token claims, as every later hook call sees them.
+    pub(crate) fn set_auth(&mut self, claims: Option<Arc<str>>) {
+        self.info.auth_token = claims;
+        self.outbox.set_info(self.info.clone());
     }
 
     /// Starts a server-initiated close: v1 sockets (and sockets not yet known to be v2) first
@@ -192,6 +230,7 @@ impl Session {
             return;
         }
         let reason = truncate(reason, MAX_REASON_BYTES);
+        self.close_code = code;
         if self.generation != Generation::V2 {
             self.outbox
                 .push_control_frame(encode::disconnect(code, reason));
@@ -204,7 +243,10 @@ impl Session {
     }
 
     /// The peer started the close (or vanished): let the writer finish the close handshake.
-    pub(super) fn peer_closed(&mut self) {
+    pub(super) fn peer_closed(&mut self, code: Option<u16>) {
+        if !self.closing() {
+            self.close_code = code.unwrap_or(1005);
+        }
         self.outbox.close(Closing::Finish);
     }
 
@@ -267,7 +309,7 @@ impl Session {
             self.leave(&channel).await;
         }
         if self.handshaken {
-            self.ctx.hooks.on_disconnect(&self.info);
+            self.ctx.hooks.on_disconnect(&self.info, self.close_code);
         }
     }
 }

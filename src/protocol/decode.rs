@@ -92,6 +92,22 @@ pub fn decode_element(raw: &RawValue) -> Inbound<'_> {
     }
 }
 
+/// The `data` of an encoded `#publish` delivery frame (raw JSON), if it has one.
+pub fn publish_data(frame: &str) -> Option<Box<RawValue>> {
+    #[derive(Deserialize)]
+    struct Outer<'a> {
+        #[serde(borrow)]
+        data: Inner<'a>,
+    }
+    #[derive(Deserialize)]
+    struct Inner<'a> {
+        #[serde(borrow, default, deserialize_with = "present")]
+        data: Option<&'a RawValue>,
+    }
+    let outer: Outer<'_> = serde_json::from_str(frame).ok()?;
+    outer.data.data.map(ToOwned::to_owned)
+}
+
 fn decode_object(text: &str) -> Inbound<'_> {
     let Ok(wire) = serde_json::from_str::<Wire<'_>>(text) else {
         return Inbound::Raw;

@@ -4,11 +4,12 @@
 mod acceptor;
 mod signals;
 
+use crate::auth::Signer;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::Broker;
 use crate::config::Settings;
 use crate::gateway::Gateway;
-use crate::hooks::{self, HooksFactory};
+use crate::hooks::HooksFactory;
 use crate::metrics::Metrics;
 use crate::worker::{self, WorkerSpec, ACCEPT_CAPACITY, CONTROL_CAPACITY, INBOX_CAPACITY};
 use anyhow::Context;
@@ -73,6 +74,10 @@ pub fn start(
     let workers = settings.effective_workers();
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
+    let signer = Arc::new(Signer::new(
+        &settings.auth_key,
+        settings.auth_default_expiry_s,
+    ));
     let broker: Arc<dyn Broker> =
         Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
     listener.set_nonblocking(true).context("listener")?;
@@ -101,6 +106,7 @@ pub fn start(
             gateway: gateway.clone(),
             hooks: hooks.clone(),
             metrics: metrics.clone(),
+            signer: signer.clone(),
             shutdown: shutdown.clone(),
             accepted,
             deliveries,
@@ -151,8 +157,9 @@ pub fn start(
 }
 
 /// `scgate serve`: binds, runs until SIGINT/SIGTERM, drains, returns.
-pub fn serve(settings: Settings, _plugins: toml::Table) -> anyhow::Result<()> {
-    serve_with_hooks(settings, hooks::no_hooks())
+pub fn serve(settings: Settings, plugins: toml::Table) -> anyhow::Result<()> {
+    let hooks = crate::plugin::load(&settings, &plugins)?;
+    serve_with_hooks(settings, hooks)
 }
 
 /// Like [`serve`], with application hooks (the embedding API).

@@ -4,8 +4,11 @@
 
 use super::WorkerCtx;
 use crate::broker::Delivery;
+use crate::connection::outbox::Outbox;
 use crate::gateway::Control;
+use crate::hooks::{Actions, Verdict};
 use crate::metrics::Metrics;
+use crate::protocol::{decode, encode};
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
@@ -36,6 +39,9 @@ pub(super) async fn run(
 }
 
 fn deliver(ctx: &WorkerCtx, delivery: Delivery) {
+    if ctx.hooks.wants_publish_out() {
+        return deliver_filtered(ctx, delivery);
+    }
     let channels = ctx.channels.borrow();
     let mut count = 0;
     for outbox in channels.subscribers(&delivery.channel) {
@@ -44,6 +50,39 @@ fn deliver(ctx: &WorkerCtx, delivery: Delivery) {
         }
     }
     ctx.metrics.deliveries.fetch_add(count, Relaxed);
+}
+
+/// Delivery through publish-out middleware: one call per subscriber, which may drop the frame or
+/// rewrite it (re-encoding for that subscriber only).
+fn deliver_filtered(ctx: &WorkerCtx, delivery: Delivery) {
+    let subscribers: Vec<Rc<Outbox>> = ctx
+        .channels
+        .borrow()
+        .subscribers(&delivery.channel)
+        .cloned()
+        .collect();
+    let data = decode::publish_data(delivery.frame.as_str());
+    let mut actions = Actions::default();
+    let mut count = 0;
+    for outbox in subscribers {
+        let info = outbox.info();
+        let frame =
+            match ctx
+                .hooks
+                .publish_out(&info, &delivery.channel, data.as_deref(), &mut actions)
+            {
+                Verdict::Allow => delivery.frame.clone(),
+                Verdict::Rewrite(data) => encode::publish(&delivery.channel, Some(data.get())),
+                Verdict::Block(_) | Verdict::BlockSilently => continue,
+            };
+        if outbox.push(frame) {
+            count += 1;
+        }
+    }
+    ctx.metrics.deliveries.fetch_add(count, Relaxed);
+    if !actions.0.is_empty() {
+        tokio::task::spawn_local(crate::hooks::apply_detached(ctx.gateway.clone(), actions));
+    }
 }
 
 fn command(ctx: &WorkerCtx, key: u64, control: Control) {

@@ -4,6 +4,7 @@
 pub(crate) mod channels;
 mod dispatch;
 
+use crate::auth::Signer;
 use crate::broker::{Broker, Delivery};
 use crate::config::Settings;
 use crate::connection::outbox::Outbox;
@@ -40,6 +41,7 @@ pub(crate) struct WorkerCtx {
     pub gateway: Gateway,
     pub hooks: Rc<dyn Hooks>,
     pub metrics: Arc<Metrics>,
+    pub signer: Arc<Signer>,
     pub channels: RefCell<ChannelTable>,
     pub sockets: RefCell<HashMap<u64, Rc<Outbox>>>,
     next_key: Cell<u64>,
@@ -66,6 +68,7 @@ pub(crate) struct WorkerSpec {
     pub gateway: Gateway,
     pub hooks: HooksFactory,
     pub metrics: Arc<Metrics>,
+    pub signer: Arc<Signer>,
     pub shutdown: CancellationToken,
     pub accepted: mpsc::Receiver<Accepted>,
     pub deliveries: mpsc::Receiver<Delivery>,
@@ -107,6 +110,7 @@ async fn run(spec: WorkerSpec) {
         broker: spec.broker,
         gateway: spec.gateway,
         metrics: spec.metrics,
+        signer: spec.signer,
         channels: RefCell::default(),
         sockets: RefCell::default(),
         next_key: Cell::new(0),

@@ -11,11 +11,12 @@
 //   connecting {}, connect {id, pingTimeout, isAuthenticated, ...}, connectAbort/disconnect/close
 //   {code, reason}, error {error}, raw {message}, message {message} (every inbound frame),
 //   subscribe/channelSubscribe/unsubscribe {channel}, subscribeFail {channel, error},
-//   kickOut {channel, message}, pub:<channel> <data>, recv:<event> <data>.
+//   kickOut {channel, message}, pub:<channel> <data>, recv:<event> <data>,
+//   authenticate {authToken} (the decoded token), deauthenticate {}.
 
 const sc14 = require('sc14');
 const sc20 = require('sc20');
-const {Recorder, DEFAULT_TIMEOUT_MS} = require('./wait');
+const {Recorder, DEFAULT_TIMEOUT_MS, short} = require('./wait');
 
 // Short timeouts so that failures and reconnects show up within seconds.
 const ACK_TIMEOUT_MS = 2000;
@@ -73,6 +74,8 @@ class V14Client {
     s.on('subscribeFail', (error, channel) => rec.push('subscribeFail', {channel, error}));
     s.on('unsubscribe', (channel) => rec.push('unsubscribe', {channel}));
     s.on('kickOut', (message, channel) => rec.push('kickOut', {channel, message}));
+    s.on('authenticate', () => rec.push('authenticate', {authToken: s.authToken}));
+    s.on('deauthenticate', () => rec.push('deauthenticate', {}));
   }
 
   get id() {
@@ -81,6 +84,16 @@ class V14Client {
 
   get state() {
     return this.socket.state;
+  }
+
+  // 'authenticated' | 'unauthenticated'
+  get authState() {
+    return this.socket.authState;
+  }
+
+  // The decoded token payload (claims), or null.
+  get authToken() {
+    return this.socket.authToken;
   }
 
   connect() {
@@ -107,8 +120,9 @@ class V14Client {
     this.socket.publish(channel, data);
   }
 
-  subscribe(channel) {
-    const ch = this.socket.subscribe(channel);
+  // `options` as the package takes them, e.g. {data} or {waitForAuth: true}.
+  subscribe(channel, options) {
+    const ch = this.socket.subscribe(channel, options);
     if (!this._watched.has(channel)) {
       this._watched.add(channel);
       ch.on('subscribe', () => this.rec.push('channelSubscribe', {channel}));
@@ -170,6 +184,8 @@ class V20Client {
     listen('subscribeFail', ({channel, error}) => ({channel, error}));
     listen('unsubscribe', ({channel}) => ({channel}));
     listen('kickOut', ({channel, message}) => ({channel, message}));
+    listen('authenticate', ({authToken}) => ({authToken}));
+    listen('deauthenticate', () => ({}));
   }
 
   get id() {
@@ -178,6 +194,16 @@ class V20Client {
 
   get state() {
     return this.socket.state;
+  }
+
+  // 'authenticated' | 'unauthenticated'
+  get authState() {
+    return this.socket.authState;
+  }
+
+  // The decoded token payload (claims), or null.
+  get authToken() {
+    return this.socket.authToken;
   }
 
   connect() {
@@ -200,8 +226,8 @@ class V20Client {
     this.socket.transmitPublish(channel, data);
   }
 
-  subscribe(channel) {
-    const ch = this.socket.subscribe(channel);
+  subscribe(channel, options) {
+    const ch = this.socket.subscribe(channel, options);
     if (!this._watched.has(channel)) {
       this._watched.add(channel);
       // Consumers are created synchronously here, before any frame can arrive.
@@ -272,6 +298,61 @@ async function waitConnected(client, {since = 0, timeout = DEFAULT_TIMEOUT_MS} =
   return ev.data;
 }
 
+// Subscribes and waits for the socket's 'subscribe' event for `channel` (fails on subscribeFail).
+async function subscribed(client, channel, options) {
+  const since = client.rec.mark();
+  client.subscribe(channel, options);
+  const ev = await client.rec.waitFor(['subscribe', 'subscribeFail'], {
+    since, filter: (d) => d.channel === channel, what: `'subscribe' for ${channel}`,
+  });
+  if (ev.name !== 'subscribe') {
+    throw new Error(`${client.rec.label}: subscribeFail for ${channel}: ${short(ev.data.error)}\n${client.rec.summary()}`);
+  }
+}
+
+// Subscribes and waits for 'subscribeFail' for `channel`; returns the error (fails on subscribe).
+async function subscribeRefused(client, channel, options) {
+  const since = client.rec.mark();
+  client.subscribe(channel, options);
+  const ev = await client.rec.waitFor(['subscribe', 'subscribeFail'], {
+    since, filter: (d) => d.channel === channel, what: `'subscribeFail' for ${channel}`,
+  });
+  if (ev.name !== 'subscribeFail') {
+    throw new Error(`${client.rec.label}: ${channel} was subscribed, but a subscribeFail was expected\n${client.rec.summary()}`);
+  }
+  return ev.data.error;
+}
+
+// Every packet the client received (at index >= since), batches flattened, from its 'message'
+// events: what came over the wire whether or not the client surfaced it.
+function inboundPackets(client, since = 0) {
+  const out = [];
+  for (const e of client.rec.all('message', {since})) {
+    const text = e.data.message;
+    if (!/^\s*[{[]/.test(text)) continue;
+    let packet;
+    try {
+      packet = JSON.parse(text);
+    } catch (err) {
+      continue;
+    }
+    for (const p of Array.isArray(packet) ? packet : [packet]) {
+      if (p && typeof p === 'object') out.push(p);
+    }
+  }
+  return out;
+}
+
+// The data of every '#publish' for `channel` that reached the client (at index >= since). The
+// clients silently drop publishes for channels they left, so "the server stopped sending" can
+// only be seen in the raw frames.
+function publishFrames(client, channel, since = 0) {
+  return inboundPackets(client, since)
+    .filter((p) => p.event === '#publish' && p.data && p.data.channel === channel)
+    .map((p) => p.data.data);
+}
+
 module.exports = {
   CONFIGS, ACK_TIMEOUT_MS, AUTO_RECONNECT_OPTIONS, createClient, connectClient, waitConnected, wireVersion,
+  inboundPackets, publishFrames, subscribed, subscribeRefused,
 };

@@ -116,11 +116,12 @@ class ServerProcess {
 }
 
 // Starts a server; resolves with {port, stop(), ...} once its READY line has been read.
-async function startServer({protocol = 'auto', extraArgs = []} = {}) {
-  const bin = serverBin();
+// `bin` overrides SCGATE_BIN (lib/plugins.js starts the real `scgate` binary this way), and
+// `binHint` says how to get that binary when it is missing.
+async function startServer({protocol = 'auto', extraArgs = [], bin = serverBin(), binHint} = {}) {
   if (!fs.existsSync(bin)) {
-    throw new Error(`server binary not found: ${bin} (set SCGATE_BIN, or build it with ` +
-      '`cargo build --release --example embedded`)');
+    throw new Error(`server binary not found: ${bin} (${binHint || 'set SCGATE_BIN, or build it with ' +
+      '`cargo build --release --example embedded`'})`);
   }
   const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--protocol', String(protocol),
     '--ping-interval-ms', String(PING_INTERVAL_MS), '--ping-timeout-ms', String(PING_TIMEOUT_MS), ...extraArgs];
@@ -180,13 +181,14 @@ async function startServer({protocol = 'auto', extraArgs = []} = {}) {
 }
 
 // One server per (protocol, extra args) for a whole test file; `stopAll` in `after()`.
-function serverPool() {
+// `start` replaces startServer (same argument and result), e.g. lib/plugins.js's starter.
+function serverPool({start = startServer} = {}) {
   const servers = new Map();
   return {
     get(protocol, extraArgs = []) {
       const key = JSON.stringify([String(protocol), extraArgs]);
       if (!servers.has(key)) {
-        const p = startServer({protocol, extraArgs});
+        const p = start({protocol, extraArgs});
         p.catch(() => {}); // reported to every caller of get(); avoid an unhandled rejection
         servers.set(key, p);
       }

@@ -1,0 +1,117 @@
+//! Carrying out what application code asked for during one call ([`Actions`]), in order,
+//! before the reply to the event that triggered it.
+
+use super::session::Session;
+use crate::hooks::{Action, Actions};
+use crate::protocol::{encode, Generation};
+use serde_json::value::RawValue;
+
+/// Applies `actions` for the socket of `s`. A disconnect of the calling socket is returned
+/// instead of done, so the caller can send its reply first.
+pub(super) async fn apply_all(s: &mut Session, actions: Actions) -> Option<(u16, String)> {
+    let mut close_self = None;
+    for action in actions.0 {
+        apply(s, action, &mut close_self).await;
+    }
+    close_self
+}
+
+async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, String)>) {
+    let gateway = s.ctx.gateway.clone();
+    let own = |socket: &Option<String>| socket.as_deref().is_none_or(|id| id == &*s.info.id);
+    let result = match action {
+        Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
+        Action::Transmit {
+            socket,
+            event,
+            data,
+        } if own(&socket) => {
+            s.outbox
+                .push(encode::event(&event, data.as_deref().map(RawValue::get)));
+            Ok(())
+        }
+        Action::Transmit {
+            socket,
+            event,
+            data,
+        } => {
+            let id = socket.unwrap_or_default();
+            gateway.transmit(&id, &event, data.as_deref()).await
+        }
+        Action::KickOut {
+            socket,
+            channel,
+            message,
+        } if own(&socket) => {
+            s.kick_out(&channel, &message).await;
+            Ok(())
+        }
+        Action::KickOut {
+            socket,
+            channel,
+            message,
+        } => {
+            gateway
+                .kick_out(&socket.unwrap_or_default(), &channel, &message)
+                .await
+        }
+        Action::Disconnect {
+            socket,
+            code,
+            reason,
+        } if own(&socket) => {
+            close_self.get_or_insert((code, reason));
+            Ok(())
+        }
+        Action::Disconnect {
+            socket,
+            code,
+            reason,
+        } => {
+            gateway
+                .disconnect(&socket.unwrap_or_default(), code, &reason)
+                .await
+        }
+        Action::SetAuthToken { socket, claims } if own(&socket) => {
+            set_auth_token(s, &claims);
+            Ok(())
+        }
+        Action::Deauthenticate { socket } if own(&socket) => {
+            deauthenticate(s);
+            Ok(())
+        }
+        Action::SetAuthToken { socket, .. } | Action::Deauthenticate { socket } => {
+            tracing::warn!(socket = %s.info.id, target = ?socket, "auth tokens can only be set for the calling socket");
+            Ok(())
+        }
+    };
+    if let Err(err) = result {
+        tracing::warn!(socket = %s.info.id, "hook action failed: {err}");
+    }
+}
+
+/// Signs the claims and sends `#setAuthToken` (a control frame, so it always precedes the reply
+/// that is queued after it: `sc-protocol.md` checklist item 11).
+fn set_auth_token(s: &mut Session, claims: &str) {
+    match s.ctx.signer.sign(claims) {
+        Ok((token, claims)) => {
+            let data = serde_json::json!({ "token": token }).to_string();
+            s.outbox
+                .push_control_frame(encode::event("#setAuthToken", Some(&data)));
+            s.set_auth(Some(serde_json::Value::Object(claims).to_string().into()));
+        }
+        Err(err) => {
+            // SocketCluster closes with 4002 "Server failed to sign auth token".
+            tracing::warn!(socket = %s.info.id, "{err}");
+            s.close(4002, "Server failed to sign auth token");
+        }
+    }
+}
+
+/// Sends `#removeAuthToken` (v14 with `data: null`, as its server does) and forgets the token.
+pub(super) fn deauthenticate(s: &mut Session) {
+    let data = (s.generation == Generation::V1).then_some("null");
+    s.outbox
+        .push_control_frame(encode::event("#removeAuthToken", data));
+    s.set_auth(None);
+}

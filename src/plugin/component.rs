@@ -1,0 +1,140 @@
+//! Loading one plugin: read (size-capped), compile, link against the WIT, find which roles it
+//! exports, and prove it starts by running its `init` once — all before any worker uses it.
+
+use super::bindings::{handler, lifecycle, middleware, Plugin};
+use super::host::{HostState, Limits};
+use super::instance::Live;
+use super::kv::Kv;
+use anyhow::{anyhow, bail, Context};
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::{HasSelf, InstancePre, Linker};
+use wasmtime::Engine;
+
+/// How a plugin is configured: its `[plugins.NAME]` table, minus the keys the host reads.
+#[derive(Clone, Debug, Default)]
+pub struct PluginConfig {
+    /// Link the stub WASI context (`wasi = true`), needed by the default output of Rust std,
+    /// Python and JS toolchains. Off by default: no WASI at all.
+    pub wasi: bool,
+    /// Middleware order: lower runs first (`order = N`, default 0; ties by name).
+    pub order: i64,
+    /// Everything else in the table, as JSON, for the plugin's `init`.
+    pub json: String,
+}
+
+impl PluginConfig {
+    /// Splits a `[plugins.NAME]` table into host keys and the plugin's own config.
+    pub fn from_table(mut table: toml::Table) -> anyhow::Result<Self> {
+        let wasi = match table.remove("wasi") {
+            None => false,
+            Some(toml::Value::Boolean(b)) => b,
+            Some(other) => bail!("`wasi` must be true or false, got {other}"),
+        };
+        let order = match table.remove("order") {
+            None => 0,
+            Some(toml::Value::Integer(n)) => n,
+            Some(other) => bail!("`order` must be an integer, got {other}"),
+        };
+        table.remove("file");
+        let json = serde_json::to_string(&table)?;
+        Ok(PluginConfig { wasi, order, json })
+    }
+}
+
+/// What a plugin registered in its `init`.
+#[derive(Clone, Debug, Default)]
+pub struct Registration {
+    pub events: Vec<String>,
+    pub stages: Vec<middleware::Stage>,
+}
+
+/// A compiled, linked, validated plugin, ready to be instantiated by every worker.
+pub struct LoadedPlugin {
+    pub name: Arc<str>,
+    pub config: PluginConfig,
+    pub limits: Limits,
+    pub pre: InstancePre<HostState>,
+    pub handler: Option<handler::GuestIndices>,
+    pub middleware: Option<middleware::GuestIndices>,
+    pub lifecycle: Option<lifecycle::GuestIndices>,
+    pub registration: Registration,
+    pub kv: Arc<Kv>,
+}
+
+/// The two linkers: host imports only, and host imports plus the stub WASI context.
+pub struct Linkers {
+    plain: Linker<HostState>,
+    wasi: Linker<HostState>,
+}
+
+impl Linkers {
+    pub fn new(engine: &Engine) -> anyhow::Result<Self> {
+        let mut plain = Linker::new(engine);
+        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut plain, |s| s).map_err(wt)?;
+        let mut wasi = Linker::new(engine);
+        Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut wasi, |s| s).map_err(wt)?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut wasi).map_err(wt)?;
+        Ok(Linkers { plain, wasi })
+    }
+}
+
+/// wasmtime 48 has its own error type; carry its full chain into anyhow.
+pub fn wt(e: wasmtime::Error) -> anyhow::Error {
+    anyhow!("{e:?}")
+}
+
+/// Reads, compiles and validates the plugin at `path`, with the limits of `settings`.
+pub fn load(
+    engine: &Engine,
+    linkers: &Linkers,
+    name: &str,
+    path: &Path,
+    config: PluginConfig,
+    settings: &crate::config::Settings,
+    kv: Arc<Kv>,
+) -> anyhow::Result<LoadedPlugin> {
+    let limits = super::limits(settings);
+    let max_bytes = settings.plugin_max_component_bytes;
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if size > max_bytes as u64 {
+        bail!(
+            "{} is {size} bytes, over plugin_max_component_bytes ({max_bytes})",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let component = super::engine::compile(engine, &bytes)
+        .map_err(|e| anyhow!("{} is not a valid component: {e}", path.display()))?;
+    let linker = if config.wasi {
+        &linkers.wasi
+    } else {
+        &linkers.plain
+    };
+    let pre = linker.instantiate_pre(&component).map_err(|e| {
+        let hint = if config.wasi { "" } else { " (if it imports wasi:*, set `wasi = true` in its [plugins.NAME] table to give it the stub WASI context)" };
+        anyhow!("plugin {name} does not link against the scgate WIT{hint}: {e}")
+    })?;
+    let handler = handler::GuestIndices::new(&pre).ok();
+    let middleware = middleware::GuestIndices::new(&pre).ok();
+    let lifecycle = lifecycle::GuestIndices::new(&pre).ok();
+    if handler.is_none() && middleware.is_none() && lifecycle.is_none() {
+        bail!("plugin {name} exports none of scgate:plugin/handler, middleware or lifecycle");
+    }
+    let mut plugin = LoadedPlugin {
+        name: name.into(),
+        config,
+        limits,
+        pre,
+        handler,
+        middleware,
+        lifecycle,
+        registration: Registration::default(),
+        kv,
+    };
+    let live = Live::start(&plugin).with_context(|| format!("plugin {name} failed to start"))?;
+    plugin.registration = live.registration.clone();
+    Ok(plugin)
+}

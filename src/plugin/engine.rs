@@ -1,0 +1,106 @@
+//! The wasmtime engine, configured once: the component model, epoch interruption for per-call
+//! CPU deadlines, and the thread that advances the epoch.
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine};
+
+/// How often the epoch advances: the granularity of plugin deadlines. Short enough that a 100 ms
+/// deadline overshoots by at most a tenth, long enough that the ticker costs nothing.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Guest stack limit: generous for real code, small enough that runaway recursion traps fast.
+const MAX_WASM_STACK: usize = 1024 * 1024;
+
+/// The process's engine: one per process, so compiled components are shared by every gateway
+/// the process starts (tests start many) and compiled once.
+pub fn shared_engine() -> anyhow::Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let engine = new_engine()?;
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+/// Most compiled components kept in memory, keyed by content hash: bounds the cache while
+/// covering any realistic set of plugins (and a few reloads of each).
+const COMPILED_CACHE_ENTRIES: usize = 64;
+
+/// Compiles `bytes`, or returns the component compiled earlier from the same bytes.
+pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    type Cache = Mutex<HashMap<[u8; 32], Component>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key: [u8; 32] = Sha256::digest(bytes).into();
+    // The std Mutex guards a map lookup or insert only; compiling happens outside it.
+    let cache = CACHE.get_or_init(Cache::default);
+    let cached = cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    if let Some(component) = cached.filter(|c| Engine::same(c.engine(), engine)) {
+        return Ok(component);
+    }
+    let component = Component::new(engine, bytes)?;
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= COMPILED_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(key, component.clone());
+    Ok(component)
+}
+
+/// Builds an engine and starts its epoch ticker (a std thread that ends with the engine).
+pub fn new_engine() -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Interrupts guest code at its deadline; each store sets its deadline before each call.
+    config.epoch_interruption(true);
+    config.max_wasm_stack(MAX_WASM_STACK);
+    let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
+    let weak = engine.weak();
+    // A std thread, not a task: guest code blocks its worker thread, so the ticker must not
+    // depend on any worker's runtime getting a turn.
+    std::thread::Builder::new()
+        .name("scgate-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })?;
+    Ok(engine)
+}
+
+/// Drives a guest call to completion on the calling thread, without entering any async runtime.
+///
+/// A call only pends when the guest waits on WASI (a timer, a stream); the stub WASI context has
+/// nothing that wakes it, so a pending call is polled again until `budget` of wall-clock time has
+/// passed and then dropped, which cancels it (the caller discards the instance). Guest code that
+/// runs is bounded by the epoch deadline instead.
+pub fn run_until<F: Future>(call: F, budget: Duration) -> Option<F::Output> {
+    let deadline = Instant::now() + budget;
+    let mut call = std::pin::pin!(call);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = call.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Epoch ticks for a deadline in milliseconds (at least one).
+pub fn ticks(deadline_ms: u64) -> u64 {
+    (deadline_ms / EPOCH_TICK.as_millis() as u64).max(1)
+}

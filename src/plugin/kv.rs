@@ -1,0 +1,110 @@
+//! The key-value store plugins share across all workers (`kv-get`, `kv-set`, `kv-delete`,
+//! `kv-incr`), sharded by key so workers rarely contend.
+
+use crate::broker::memory::shard_index;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Shards: enough that 64 workers rarely meet on one lock.
+const SHARDS: usize = 64;
+/// Longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Longest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// Most keys per shard (64 Ki keys × 64 shards ≈ 4 M keys): the store cannot grow without bound.
+const MAX_KEYS_PER_SHARD: usize = 65_536;
+
+/// Why a KV operation failed.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KvError {
+    #[error("key longer than {MAX_KEY_BYTES} bytes")]
+    KeyTooLong,
+    #[error("value longer than {MAX_VALUE_BYTES} bytes")]
+    ValueTooLong,
+    #[error("the key-value store is full")]
+    Full,
+    #[error("the value at {0:?} is not an integer")]
+    NotAnInteger(String),
+    #[error("integer overflow")]
+    Overflow,
+}
+
+/// The in-process store.
+pub struct Kv {
+    // Each std Mutex guards one shard's map for a lookup or update only, never across an await.
+    shards: Box<[Mutex<HashMap<String, String>>]>,
+}
+
+impl Default for Kv {
+    fn default() -> Self {
+        Kv {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+impl Kv {
+    fn shard(
+        &self,
+        key: &str,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, String>>, KvError> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(KvError::KeyTooLong);
+        }
+        let shard = &self.shards[shard_index(key, SHARDS)];
+        Ok(shard.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    pub fn get(&self, key: &str) -> Result<Option<String>, KvError> {
+        Ok(self.shard(key)?.get(key).cloned())
+    }
+
+    pub fn set(&self, key: &str, value: String) -> Result<(), KvError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(KvError::ValueTooLong);
+        }
+        let mut shard = self.shard(key)?;
+        if shard.len() >= MAX_KEYS_PER_SHARD && !shard.contains_key(key) {
+            return Err(KvError::Full);
+        }
+        shard.insert(key.to_owned(), value);
+        Ok(())
+    }
+
+    pub fn delete(&self, key: &str) -> Result<bool, KvError> {
+        Ok(self.shard(key)?.remove(key).is_some())
+    }
+
+    /// Adds `by` to the integer at `key` (0 if absent) under the shard lock: atomic.
+    pub fn incr(&self, key: &str, by: i64) -> Result<i64, KvError> {
+        let mut shard = self.shard(key)?;
+        let current = match shard.get(key) {
+            None => 0,
+            Some(v) => v
+                .parse::<i64>()
+                .map_err(|_| KvError::NotAnInteger(key.to_owned()))?,
+        };
+        let next = current.checked_add(by).ok_or(KvError::Overflow)?;
+        if shard.len() >= MAX_KEYS_PER_SHARD && !shard.contains_key(key) {
+            return Err(KvError::Full);
+        }
+        shard.insert(key.to_owned(), next.to_string());
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incr_counts_from_zero_and_refuses_non_integers() {
+        let kv = Kv::default();
+        assert_eq!(kv.incr("n", 2), Ok(2));
+        assert_eq!(kv.incr("n", -5), Ok(-3));
+        kv.set("s", "x".into()).unwrap();
+        assert!(matches!(kv.incr("s", 1), Err(KvError::NotAnInteger(_))));
+        assert_eq!(kv.delete("n"), Ok(true));
+        assert_eq!(kv.get("n"), Ok(None));
+    }
+}
