@@ -6,6 +6,7 @@ use super::host::{HostState, Limits};
 use super::instance::Live;
 use super::kv::Kv;
 use anyhow::{anyhow, bail, Context};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, InstancePre, Linker};
@@ -105,7 +106,17 @@ pub fn load(
             path.display()
         );
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // Read at most one byte past the cap, so a file that grew since `metadata` is still caught.
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max_bytes as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() > max_bytes {
+        bail!(
+            "{} is over plugin_max_component_bytes ({max_bytes})",
+            path.display()
+        );
+    }
     let component = super::engine::compile(engine, &bytes)
         .map_err(|e| anyhow!("{} is not a valid component: {e}", path.display()))?;
     let linker = if config.wasi {

@@ -137,14 +137,22 @@ impl PluginInstance {
         match outcome {
             Ok(result) => Ok((result, live.store.data_mut().finish_call())),
             Err(err) => {
+                // Clients get a short reason; the log gets the whole chain (with the guest's
+                // backtrace), which may name internals a client should not see.
                 let reason = match err.downcast_ref::<Trap>() {
                     Some(Trap::Interrupt) => format!(
                         "exceeded its CPU deadline of {} ms",
                         self.plugin.limits.deadline_ms
                     ),
-                    _ => format!("{err:#}"),
+                    Some(trap) => format!("trapped: {trap}"),
+                    None => err
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("failed")
+                        .to_owned(),
                 };
-                tracing::warn!(plugin = %self.plugin.name, "{what} failed: {reason}; starting a fresh instance");
+                tracing::warn!(plugin = %self.plugin.name, "{what} failed: {err:?}; starting a fresh instance");
                 live.store.data_mut().finish_call();
                 self.live = None;
                 Err(reason)

@@ -66,6 +66,11 @@ fn discover(
             found.push((name.clone(), PathBuf::from(file)));
         }
     }
+    for name in tables.keys() {
+        if !found.iter().any(|(n, _)| n == name) {
+            tracing::warn!(plugin = %name, "[plugins.{name}] matches no {name}.wasm in plugins_dir and has no `file`: ignored");
+        }
+    }
     found.sort();
     Ok(found
         .into_iter()
