@@ -2,6 +2,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+/// Plugin calls made by this process (every gateway in it): plugin instances are built by hook
+/// factories that know no gateway, so these two counters are process-wide.
+pub static PLUGIN_CALLS: AtomicU64 = AtomicU64::new(0);
+/// Plugin calls that trapped, ran past their deadline or hit a limit; each discarded the
+/// instance, which the next call replaces.
+pub static PLUGIN_FAILURES: AtomicU64 = AtomicU64::new(0);
+
 /// Counters updated by every worker. Relaxed atomics: each is an independent tally, read only
 /// for reporting, so no ordering between them is needed.
 #[derive(Default, Debug)]
@@ -50,6 +57,8 @@ impl Metrics {
                 "slow_consumer_drops",
                 self.slow_consumer_drops.load(Relaxed),
             ),
+            ("plugin_calls", PLUGIN_CALLS.load(Relaxed)),
+            ("plugin_failures", PLUGIN_FAILURES.load(Relaxed)),
         ]
     }
 }

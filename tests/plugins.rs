@@ -1244,7 +1244,10 @@ async fn a_trap_answers_plugin_error_and_the_next_call_gets_a_fresh_instance() {
     let mut c = Peer::connect(gw.addr()).await;
     assert_eq!(c.ok("count", Value::Null).await, json!(1));
     assert_eq!(c.ok("count", Value::Null).await, json!(2));
+    let failures = || scgate::metrics::PLUGIN_FAILURES.load(std::sync::atomic::Ordering::Relaxed);
+    let before = failures();
     let error = c.error("trap", Value::Null).await;
+    assert!(failures() > before, "the trap was not counted");
     assert_eq!(error["name"], "PluginError", "{error}");
     let message = error["message"].as_str().expect("message");
     assert!(

@@ -7,6 +7,7 @@ use super::component::{wt, LoadedPlugin, Registration};
 use super::engine::{run_until, ticks};
 use super::host::HostState;
 use crate::hooks::Actions;
+use crate::metrics::{Metrics, PLUGIN_CALLS, PLUGIN_FAILURES};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::{Store, Trap};
@@ -129,6 +130,7 @@ impl PluginInstance {
             .set_epoch_deadline(ticks(self.plugin.limits.deadline_ms));
         live.store.data_mut().begin_call(caller.cloned());
         let budget = budget(&self.plugin);
+        Metrics::inc(&PLUGIN_CALLS);
         let outcome = run_until(f(live), budget).unwrap_or_else(|| {
             Err(wasmtime::Error::msg(format!(
                 "blocked on WASI past {budget:?}"
@@ -137,6 +139,7 @@ impl PluginInstance {
         match outcome {
             Ok(result) => Ok((result, live.store.data_mut().finish_call())),
             Err(err) => {
+                Metrics::inc(&PLUGIN_FAILURES);
                 // Clients get a short reason; the log gets the whole chain (with the guest's
                 // backtrace), which may name internals a client should not see.
                 let reason = match err.downcast_ref::<Trap>() {
