@@ -5,7 +5,7 @@ use crate::metrics::Metrics;
 use crate::worker::Accepted;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 /// Pause after a failed accept (typically EMFILE: out of file descriptors), so the loop does not
 /// spin while connections close and free descriptors.
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(50);
-/// Time a refused client gets to read its 503 before the socket is dropped.
+/// Time a refused client gets to read its 503 (and the server to drain its request) before the
+/// socket is dropped; bounds what a refused connection can hold.
 const REFUSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 const REFUSAL: &[u8] =
@@ -58,6 +59,16 @@ pub(crate) async fn run(
     }
 }
 
+/// Answers 503 and closes gracefully: half-close, then read and discard what the client still
+/// sends (its request) until it closes. Dropping a socket with unread data would reset it, and a
+/// reset can destroy the 503 before the client reads it.
 async fn refuse(mut stream: TcpStream) {
-    let _ = tokio::time::timeout(REFUSE_TIMEOUT, stream.write_all(REFUSAL)).await;
+    let _ = tokio::time::timeout(REFUSE_TIMEOUT, async {
+        stream.write_all(REFUSAL).await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
 }
