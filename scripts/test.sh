@@ -31,5 +31,5 @@ step "compat: real socketcluster-client 14.3.2 and 20.0.2 against a real gateway
 # The dev profile (dependencies optimised, see Cargo.toml): reuses the build of the step above
 # instead of compiling wasmtime a second time for release.
 cargo build --quiet --bin scgate --example embedded
-SCGATE_BIN="$PWD/target/debug/examples/embedded" SCGATE_SERVE_BIN="$PWD/target/debug/scgate" \
-  tests/compat/run.sh
+bin="${CARGO_TARGET_DIR:-$PWD/target}/debug"
+SCGATE_BIN="$bin/examples/embedded" SCGATE_SERVE_BIN="$bin/scgate" tests/compat/run.sh
