@@ -13,7 +13,7 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Serialize;
 
 use crate::config::{self, ConfigError, ProtocolMode, Resolved, SlowConsumerPolicy};
-use crate::plugin::inspect::{self, Lang};
+use crate::plugin::scaffold::{self, Lang};
 
 /// `scgate`: a WebSocket pub/sub gateway that speaks the SocketCluster protocol.
 #[derive(Debug, Parser)]
@@ -74,7 +74,7 @@ impl CheckPluginArgs {
 pub struct NewPluginArgs {
     /// The plugin's name: lowercase letters, digits and '-', starting with a letter. It is the
     /// package name, the `[plugins.NAME]` table, and the event the sample handler answers.
-    #[arg(value_name = "NAME", value_parser = inspect::validate_name)]
+    #[arg(value_name = "NAME", value_parser = scaffold::validate_name)]
     pub name: String,
     /// The language of the template.
     #[arg(long, value_name = "LANG", value_parser = lang, help = lang_help())]

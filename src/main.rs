@@ -138,7 +138,7 @@ fn check_plugin(args: &CheckPluginArgs) -> ExitCode {
 
 /// `scgate new-plugin`: write a plugin project and print the next steps.
 fn new_plugin(args: &NewPluginArgs) -> ExitCode {
-    match scgate::plugin::inspect::scaffold(&args.name, args.lang, &args.dir()) {
+    match scgate::plugin::scaffold::scaffold(&args.name, args.lang, &args.dir()) {
         Ok(scaffold) => {
             print!("{scaffold}");
             ExitCode::SUCCESS

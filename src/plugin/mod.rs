@@ -11,6 +11,8 @@
 //! | `host.rs` | the host imports and what one call may hand over |
 //! | `bridge.rs` | the gateway's `Hooks` served by a worker's instances |
 //! | `kv.rs` | the key-value store shared by every worker |
+//! | `inspect.rs` | `scgate check-plugin` |
+//! | `scaffold.rs` | `scgate new-plugin` |
 
 pub mod bindings;
 mod bridge;
@@ -20,6 +22,7 @@ pub mod host;
 pub mod inspect;
 mod instance;
 pub mod kv;
+pub mod scaffold;
 
 use crate::config::Settings;
 use crate::hooks::HooksFactory;
