@@ -280,30 +280,39 @@ pub trait Hooks: 'static {
 /// through the gateway; actions that need one are logged and skipped.
 pub async fn apply_detached(gateway: crate::Gateway, actions: Actions) {
     for action in actions.0 {
-        let result = match action {
-            Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
-            Action::Transmit {
-                socket: Some(id),
-                event,
-                data,
-            } => gateway.transmit(&id, &event, data.as_deref()).await,
-            Action::KickOut {
-                socket: Some(id),
-                channel,
-                message,
-            } => gateway.kick_out(&id, &channel, &message).await,
-            Action::Disconnect {
-                socket: Some(id),
-                code,
-                reason,
-            } => gateway.disconnect(&id, code, &reason).await,
-            other => {
-                tracing::warn!(action = ?other, "action needs a calling socket; skipped");
-                Ok(())
-            }
-        };
-        if let Err(err) = result {
+        if let Err(err) = apply_through_gateway(&gateway, action).await {
             tracing::warn!("hook action failed: {err}");
+        }
+    }
+}
+
+/// Carries out one action through the gateway: the one mapping of actions onto sockets other
+/// than the caller's. Auth actions, which only apply to the calling socket, are logged and
+/// skipped here.
+pub async fn apply_through_gateway(
+    gateway: &crate::Gateway,
+    action: Action,
+) -> Result<(), crate::gateway::GatewayError> {
+    match action {
+        Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
+        Action::Transmit {
+            socket: Some(id),
+            event,
+            data,
+        } => gateway.transmit(&id, &event, data.as_deref()).await,
+        Action::KickOut {
+            socket: Some(id),
+            channel,
+            message,
+        } => gateway.kick_out(&id, &channel, &message).await,
+        Action::Disconnect {
+            socket: Some(id),
+            code,
+            reason,
+        } => gateway.disconnect(&id, code, &reason).await,
+        other => {
+            tracing::warn!(action = ?other, "action needs the calling socket; skipped");
+            Ok(())
         }
     }
 }

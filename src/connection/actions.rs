@@ -2,7 +2,7 @@
 //! before the reply to the event that triggered it.
 
 use super::session::Session;
-use crate::hooks::{Action, Actions};
+use crate::hooks::{self, Action, Actions};
 use crate::protocol::{encode, Generation};
 use serde_json::value::RawValue;
 
@@ -17,10 +17,10 @@ pub(super) async fn apply_all(s: &mut Session, actions: Actions) -> Option<(u16,
 }
 
 async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, String)>) {
-    let gateway = s.ctx.gateway.clone();
+    // Actions for the calling socket (no id, or its own) are done here, in order with its
+    // reply; everything else goes through the gateway.
     let own = |socket: &Option<String>| socket.as_deref().is_none_or(|id| id == &*s.info.id);
     let result = match action {
-        Action::Publish { channel, data } => gateway.publish(&channel, Some(&data)).await,
         Action::Transmit {
             socket,
             event,
@@ -30,14 +30,6 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
                 .push(encode::event(&event, data.as_deref().map(RawValue::get)));
             Ok(())
         }
-        Action::Transmit {
-            socket,
-            event,
-            data,
-        } => {
-            let id = socket.unwrap_or_default();
-            gateway.transmit(&id, &event, data.as_deref()).await
-        }
         Action::KickOut {
             socket,
             channel,
@@ -45,15 +37,6 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
         } if own(&socket) => {
             s.kick_out(&channel, &message).await;
             Ok(())
-        }
-        Action::KickOut {
-            socket,
-            channel,
-            message,
-        } => {
-            gateway
-                .kick_out(&socket.unwrap_or_default(), &channel, &message)
-                .await
         }
         Action::Disconnect {
             socket,
@@ -63,15 +46,6 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
             close_self.get_or_insert((code, reason));
             Ok(())
         }
-        Action::Disconnect {
-            socket,
-            code,
-            reason,
-        } => {
-            gateway
-                .disconnect(&socket.unwrap_or_default(), code, &reason)
-                .await
-        }
         Action::SetAuthToken { socket, claims } if own(&socket) => {
             set_auth_token(s, &claims);
             Ok(())
@@ -80,10 +54,7 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
             deauthenticate(s);
             Ok(())
         }
-        Action::SetAuthToken { socket, .. } | Action::Deauthenticate { socket } => {
-            tracing::warn!(socket = %s.info.id, target = ?socket, "auth tokens can only be set for the calling socket");
-            Ok(())
-        }
+        other => hooks::apply_through_gateway(&s.ctx.gateway, other).await,
     };
     if let Err(err) = result {
         tracing::warn!(socket = %s.info.id, "hook action failed: {err}");

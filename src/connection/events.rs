@@ -36,12 +36,6 @@ const V14_LOCAL_EVENTS: &[&str] = &[
 ];
 
 #[derive(Deserialize)]
-struct SubscribeData<'a> {
-    #[serde(borrow, default, deserialize_with = "present")]
-    data: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
 struct ChannelData<'a> {
     #[serde(borrow)]
     channel: Cow<'a, str>,
@@ -70,15 +64,18 @@ pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
     }
 }
 
-/// The channel named by `#subscribe` data: `{"channel":…}`, or v14's plain string form.
-fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
+/// The channel named by `#subscribe`/`#unsubscribe` data — `{"channel":…,"data":…}`, or v14's
+/// plain string form — with the subscription's own `data`, in one parse.
+fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<(Cow<'a, str>, Option<&'a RawValue>)> {
     let raw = data?.get();
     if raw.starts_with('"') {
-        return serde_json::from_str::<Cow<'a, str>>(raw).ok();
+        return serde_json::from_str::<Cow<'a, str>>(raw)
+            .ok()
+            .map(|c| (c, None));
     }
     serde_json::from_str::<ChannelData<'a>>(raw)
         .ok()
-        .map(|d| d.channel)
+        .map(|d| (d.channel, d.data))
 }
 
 fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
@@ -91,7 +88,7 @@ fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
 }
 
 async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
-    let Some(channel) = channel_of(data) else {
+    let Some((channel, sub_data)) = channel_of(data) else {
         let err = ErrorObject::invalid_action("Subscribe channel name was malformatted");
         return s.reply_error(cid, &err);
     };
@@ -110,9 +107,6 @@ async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
         return s.reply_error(cid, &ErrorObject::invalid_action(message));
     }
     let hooks = s.ctx.hooks.clone();
-    let sub_data = data
-        .and_then(|raw| serde_json::from_str::<SubscribeData<'_>>(raw.get()).ok())
-        .and_then(|d| d.data);
     let passed = pass(s, Stage::Subscribe, cid, sub_data, |s, a| {
         hooks.subscribe(&s.info, &channel, sub_data, a)
     })
@@ -137,7 +131,7 @@ async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
 }
 
 async fn unsubscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
-    let Some(channel) = channel_of(data) else {
+    let Some((channel, _)) = channel_of(data) else {
         let err = ErrorObject::invalid_action("Unsubscribe channel name was malformatted");
         return s.reply_error(cid, &err);
     };
