@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every scgate plugin as a WebAssembly component (wasm32-wasip2) and copies them to
-# dist/: the app plugins as dist/<name>.wasm, the test fixtures as dist/fixtures/<name>.wasm.
+# dist/: the app plugins as dist/<name>.wasm, the test fixtures as dist/fixtures/<name>.wasm
+# (and versioned-a/-b.wasm, one fixture in two versions).
 # Idempotent: a second run with no changes rebuilds nothing and copies the same files.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -30,7 +31,10 @@ done
 for name in "${fixtures[@]}"; do
     cp "$out/${name//-/_}.wasm" "dist/fixtures/$name.wasm"
 done
+# The hot-reload fixture in its two versions (fixtures/versioned-b builds the same source).
+cp "$out/versioned.wasm" dist/fixtures/versioned-a.wasm
+cp "$out/versioned_b.wasm" dist/fixtures/versioned-b.wasm
 
-for file in "${apps[@]/#/dist/}" "${fixtures[@]/#/dist/fixtures/}"; do
+for file in "${apps[@]/#/dist/}" "${fixtures[@]/#/dist/fixtures/}" dist/fixtures/versioned-{a,b}; do
     printf '%9d  %s\n' "$(stat -c %s "$file.wasm")" "plugins/$file.wasm"
 done

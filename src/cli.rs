@@ -1,5 +1,5 @@
 //! The command line: `scgate serve` with one flag per setting, `scgate gen-config`, and the
-//! plugin author's `scgate check-plugin` and `scgate new-plugin`.
+//! plugin author's `scgate check-plugin`, `scgate new-plugin` and `scgate plugins`.
 //!
 //! Flags are thin: each is an `Option` of the setting's own type, named after its key in kebab
 //! case, and its help text is the setting's doc from `config::docs` plus its `SCGATE_*` variable
@@ -37,6 +37,21 @@ pub enum Command {
     CheckPlugin(CheckPluginArgs),
     /// Write a new, buildable plugin project from a template, and print the next steps.
     NewPlugin(NewPluginArgs),
+    /// List the plugins of a running gateway (its `GET /plugins`): version, when it went live,
+    /// what it registered, call and error counts, last load error.
+    Plugins(PluginsArgs),
+}
+
+/// The arguments of `scgate plugins`.
+#[derive(Clone, Debug, Args)]
+pub struct PluginsArgs {
+    /// The gateway's `HOST:PORT`. [default: the port of scgate.toml / SCGATE_PORT (8000) on
+    /// 127.0.0.1]
+    #[arg(long, value_name = "HOST:PORT")]
+    pub address: Option<String>,
+    /// Print the report as JSON, as the gateway sent it.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The arguments of `scgate check-plugin`.
@@ -187,6 +202,13 @@ pub struct ServeArgs {
 
     #[arg(long, value_name = "DIR", help = help("plugins_dir"))]
     pub plugins_dir: Option<String>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("plugins_watch"))]
+    pub plugins_watch: Option<bool>,
+    // `--dev` alone means `--dev true`.
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, help = help("dev"))]
+    pub dev: Option<bool>,
+    #[arg(long, value_name = "DIR", help = help("dev_src"))]
+    pub dev_src: Option<String>,
     #[arg(long, value_name = "MS", help = help("plugin_deadline_ms"))]
     pub plugin_deadline_ms: Option<u64>,
     #[arg(long, value_name = "BYTES", help = help("plugin_memory_bytes"))]

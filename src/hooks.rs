@@ -259,6 +259,12 @@ pub trait Hooks: 'static {
         false
     }
 
+    /// The status report of the code behind these hooks, served as JSON at `GET /plugins`:
+    /// the plugin runtime lists its plugins; native hooks have none (404).
+    fn plugins_status(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Middleware: one delivery to the subscriber `socket`.
     fn publish_out(
         &self,

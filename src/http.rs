@@ -1,5 +1,5 @@
 //! HTTP on the gateway's port: the WebSocket upgrade on the SocketCluster path (HTTP 400 for an
-//! upgrade anywhere else), `/health`, `/metrics`, and static files from the public folder.
+//! upgrade anywhere else), `/health`, `/metrics`, `/plugins`, and static files from the public folder.
 
 use crate::connection;
 use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
@@ -76,6 +76,7 @@ async fn route(
     Ok(match req.uri().path() {
         "/health" => health(&ctx),
         "/metrics" => metrics(&ctx.metrics),
+        "/plugins" => plugins(&ctx),
         _ => static_file(&ctx, req).await,
     })
 }
@@ -178,6 +179,17 @@ fn health(ctx: &WorkerCtx) -> Response<Body> {
     }
     let body = serde_json::Value::Object(body).to_string();
     with_type(StatusCode::OK, body, "application/json")
+}
+
+/// The plugin status report; 404 when the gateway runs native hooks instead of plugins.
+fn plugins(ctx: &WorkerCtx) -> Response<Body> {
+    match ctx.hooks.plugins_status() {
+        Some(status) => with_type(StatusCode::OK, status.to_string(), "application/json"),
+        None => text(
+            StatusCode::NOT_FOUND,
+            "This gateway runs no plugins (native hooks)\n",
+        ),
+    }
 }
 
 fn metrics(metrics: &Metrics) -> Response<Body> {

@@ -3,14 +3,14 @@
 //! Exit codes: 0 after a clean run, 1 when the gateway fails while running, 2 for a usage or
 //! configuration error (bad flag, unreadable or invalid config file, invalid setting).
 //! `check-plugin` exits 1 for a plugin the gateway would refuse; `new-plugin` 1 when it cannot
-//! write the project.
+//! write the project; `plugins` 1 when it cannot reach the gateway.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::anyhow;
 use clap::Parser;
-use scgate::cli::{CheckPluginArgs, Cli, Command, NewPluginArgs, ServeArgs};
+use scgate::cli::{CheckPluginArgs, Cli, Command, NewPluginArgs, PluginsArgs, ServeArgs};
 use scgate::config::{self, Resolved};
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +26,39 @@ fn main() -> ExitCode {
         Command::GenConfig => gen_config(),
         Command::CheckPlugin(args) => check_plugin(&args),
         Command::NewPlugin(args) => new_plugin(&args),
+        Command::Plugins(args) => plugins(&args),
+    }
+}
+
+/// `scgate plugins`: the status report of a running gateway; exits 1 if it cannot be fetched.
+fn plugins(args: &PluginsArgs) -> ExitCode {
+    let address = match &args.address {
+        Some(address) => address.clone(),
+        None => match resolve(&ServeArgs::default()) {
+            // The gateway listens on every address by default; ask it on loopback.
+            Ok(resolved) if resolved.settings.host == "0.0.0.0" => {
+                format!("127.0.0.1:{}", resolved.settings.port)
+            }
+            Ok(resolved) => format!("{}:{}", resolved.settings.host, resolved.settings.port),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+    };
+    match scgate::plugin::status::fetch(&address) {
+        Ok(report) if args.json => {
+            println!("{report:#}");
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", scgate::plugin::status::render(&report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
     }
 }
 
@@ -49,7 +82,15 @@ fn serve(args: &ServeArgs) -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    match scgate::server::serve(settings, plugins) {
+    let args = args.clone();
+    let reread: scgate::server::Reread = Box::new(move || {
+        let resolved = resolve(&args)?;
+        for warning in resolved.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok((resolved.settings, resolved.plugins))
+    });
+    match scgate::server::serve(settings, plugins, Some(reread)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -132,9 +132,27 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     // Plugins.
     (
         "plugins_dir",
-        "Folder whose *.wasm components are loaded as plugins at start (not recursive). Each \
-         plugin's settings come from the [plugins.NAME] table, NAME being the file name without \
-         .wasm. Empty disables it.",
+        "Folder whose *.wasm components are loaded as plugins (not recursive). Each plugin's \
+         settings come from the [plugins.NAME] table, NAME being the file name without .wasm. \
+         Empty disables it.",
+    ),
+    (
+        "plugins_watch",
+        "Reload plugins while running: a new or changed *.wasm in plugins_dir (or a changed \
+         `file`) goes live on every worker at its next event, a deleted one is unloaded. A \
+         version that fails to load never goes live; the old one keeps serving. SIGHUP reloads \
+         the [plugins.NAME] tables and plugin settings whether or not this is on.",
+    ),
+    (
+        "dev",
+        "Development mode: when the source of a Rust plugin under dev_src changes, rebuild it \
+         (cargo build --release --target wasm32-wasip2) and reload it. Needs cargo; implies \
+         plugins_watch. A crate is installed as the plugin of the same name (its file, or \
+         plugins_dir/NAME.wasm if it has a [plugins.NAME] table).",
+    ),
+    (
+        "dev_src",
+        "Folder searched (recursively) for Rust plugin sources in dev mode.",
     ),
     (
         "plugin_deadline_ms",

@@ -85,6 +85,12 @@ pub struct Settings {
     pub log: String,
     /// Folder whose `*.wasm` components are loaded as plugins; empty disables it.
     pub plugins_dir: String,
+    /// Reload plugins when their files change.
+    pub plugins_watch: bool,
+    /// Rebuild and reload Rust plugins when their source under `dev_src` changes.
+    pub dev: bool,
+    /// Folder of Rust plugin sources watched in dev mode.
+    pub dev_src: String,
     /// CPU deadline of one plugin call in milliseconds.
     pub plugin_deadline_ms: u64,
     /// Most linear memory one plugin instance may grow to, in bytes.
@@ -140,6 +146,11 @@ impl Default for Settings {
             shutdown_grace_ms: 5_000,
             log: "info".into(),
             plugins_dir: "plugins".into(),
+            // Saving a plugin should be enough to run it, as with a script server.
+            plugins_watch: true,
+            dev: false,
+            // Where `scgate new-plugin` writes projects.
+            dev_src: "plugins".into(),
             // Far above a real handler's microseconds; bounds what a looping plugin costs its worker.
             plugin_deadline_ms: 100,
             // Room for Python and JS runtimes (tens of MB), bounded per instance and worker.

@@ -3,12 +3,16 @@
 //! stage in configured order, and any failure is an error for the client (fail closed).
 
 use super::bindings::{middleware as mw, types};
+use super::component::LoadedPlugin;
 use super::instance::{Live, PluginInstance};
+use super::registry::Registry;
 use crate::hooks::{Actions, Hooks, Outcome, SocketInfo, Stage, UpgradeRequest, Verdict};
 use crate::protocol::ErrorObject;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every stage, in the order of [`stage_index`].
 const STAGES: usize = 7;
@@ -37,52 +41,101 @@ fn from_wit(stage: mw::Stage) -> Stage {
     }
 }
 
-/// One worker's plugins.
-pub struct PluginHooks {
-    // RefCell: hooks run synchronously on the worker's one thread and never re-enter each other.
-    instances: Vec<RefCell<PluginInstance>>,
+/// One worker's plugins: the instances of one generation of the registry's set.
+struct WorkerSet {
+    // Rc: an instance of a plugin that did not change moves to the next set as it is (its
+    // state with it). RefCell: hooks run synchronously on the worker's one thread and never
+    // re-enter each other, so a borrow never overlaps another.
+    instances: Vec<Rc<RefCell<PluginInstance>>>,
     events: HashMap<String, usize>,
     stages: [Vec<usize>; STAGES],
     lifecycle: Vec<usize>,
-    max_reply_bytes: usize,
 }
 
-impl PluginHooks {
-    /// Starts one instance of each plugin (already sorted by middleware order).
-    pub fn new(
-        plugins: &[std::sync::Arc<super::component::LoadedPlugin>],
-        max_reply_bytes: usize,
-    ) -> Self {
-        let mut hooks = PluginHooks {
+impl WorkerSet {
+    /// Instances for `plugins` (in middleware order), reusing those of `old` whose plugin is
+    /// the same version and starting the rest.
+    fn build(plugins: &[Arc<LoadedPlugin>], old: Option<&WorkerSet>) -> Self {
+        let mut set = WorkerSet {
             instances: Vec::with_capacity(plugins.len()),
             events: HashMap::new(),
             stages: Default::default(),
             lifecycle: Vec::new(),
-            max_reply_bytes,
         };
         for (index, plugin) in plugins.iter().enumerate() {
             for event in &plugin.registration.events {
-                if let Some(other) = hooks.events.insert(event.clone(), index) {
+                if let Some(other) = set.events.insert(event.clone(), index) {
                     let other = &plugins[other].name;
                     tracing::warn!(event, plugin = %plugin.name, "event also registered by {other}; {} wins", plugin.name);
                 }
             }
             for stage in &plugin.registration.stages {
-                hooks.stages[stage_index(from_wit(*stage))].push(index);
+                set.stages[stage_index(from_wit(*stage))].push(index);
             }
             if plugin.lifecycle.is_some() {
-                hooks.lifecycle.push(index);
+                set.lifecycle.push(index);
             }
-            hooks
-                .instances
-                .push(RefCell::new(PluginInstance::new(plugin.clone())));
+            let kept = old.and_then(|old| {
+                old.instances
+                    .iter()
+                    .find(|i| Arc::ptr_eq(&i.borrow().plugin, plugin))
+                    .cloned()
+            });
+            set.instances.push(
+                kept.unwrap_or_else(|| Rc::new(RefCell::new(PluginInstance::new(plugin.clone())))),
+            );
         }
-        hooks
+        set
+    }
+}
+
+/// A worker's [`Hooks`]: the registry's current set, taken up at the first hook call after it
+/// changes (an event boundary), so a call in progress always finishes on the version it began
+/// with.
+pub struct PluginHooks {
+    registry: Arc<Registry>,
+    // RefCell: read at every hook call and replaced between calls, on the worker's one thread.
+    current: RefCell<(u64, Rc<WorkerSet>)>,
+    max_reply_bytes: usize,
+}
+
+impl PluginHooks {
+    /// Starts one instance of each plugin in the registry's current set.
+    pub fn new(registry: Arc<Registry>, max_reply_bytes: usize) -> Self {
+        let (generation, plugins) = registry.snapshot();
+        let set = WorkerSet::build(&plugins, None);
+        PluginHooks {
+            registry,
+            current: RefCell::new((generation, Rc::new(set))),
+            max_reply_bytes,
+        }
+    }
+
+    /// The set to run this hook call on: the current one, rebuilt first if the registry moved.
+    fn set(&self) -> Rc<WorkerSet> {
+        let generation = self.registry.generation();
+        {
+            let current = self.current.borrow();
+            if current.0 == generation {
+                return current.1.clone();
+            }
+        }
+        let (generation, plugins) = self.registry.snapshot();
+        let old = self.current.borrow().1.clone();
+        let set = Rc::new(WorkerSet::build(&plugins, Some(&old)));
+        tracing::debug!(
+            generation,
+            plugins = plugins.len(),
+            "worker took up a new plugin set"
+        );
+        *self.current.borrow_mut() = (generation, set.clone());
+        set
     }
 
     /// Runs `stage` through every plugin registered for it; a rewrite feeds the next plugin.
     fn middleware(
         &self,
+        set: &WorkerSet,
         stage: Stage,
         caller: Option<&SocketInfo>,
         data: Option<&RawValue>,
@@ -90,8 +143,8 @@ impl PluginHooks {
         call: impl AsyncFn(&mut Live, Option<&str>) -> wasmtime::Result<mw::Verdict>,
     ) -> Verdict {
         let mut rewritten: Option<Box<RawValue>> = None;
-        for &index in &self.stages[stage_index(stage)] {
-            let mut instance = self.instances[index].borrow_mut();
+        for &index in &set.stages[stage_index(stage)] {
+            let mut instance = set.instances[index].borrow_mut();
             let current = rewritten.as_deref().or(data).map(RawValue::get);
             let name = instance.plugin.name.clone();
             let result = instance.call(
@@ -159,10 +212,11 @@ impl Hooks for PluginHooks {
         data: Option<&RawValue>,
         actions: &mut Actions,
     ) -> Outcome {
-        let Some(&index) = self.events.get(event) else {
+        let set = self.set();
+        let Some(&index) = set.events.get(event) else {
             return Outcome::Unhandled;
         };
-        let mut instance = self.instances[index].borrow_mut();
+        let mut instance = set.instances[index].borrow_mut();
         let name = instance.plugin.name.clone();
         let sock = socket(info);
         let result = instance.call("on-event", Some(&info.id), async |live: &mut Live| {
@@ -202,8 +256,9 @@ impl Hooks for PluginHooks {
 
     fn on_connect(&self, info: &SocketInfo) {
         let sock = socket(info);
-        for &index in &self.lifecycle {
-            let _ = self.instances[index].borrow_mut().call(
+        let set = self.set();
+        for &index in &set.lifecycle {
+            let _ = set.instances[index].borrow_mut().call(
                 "on-connect",
                 Some(&info.id),
                 async |live: &mut Live| {
@@ -216,8 +271,9 @@ impl Hooks for PluginHooks {
 
     fn on_disconnect(&self, info: &SocketInfo, code: u16) {
         let sock = socket(info);
-        for &index in &self.lifecycle {
-            let _ = self.instances[index].borrow_mut().call(
+        let set = self.set();
+        for &index in &set.lifecycle {
+            let _ = set.instances[index].borrow_mut().call(
                 "on-disconnect",
                 Some(&info.id),
                 async |live: &mut Live| {
@@ -247,6 +303,7 @@ impl Hooks for PluginHooks {
             headers,
         };
         self.middleware(
+            &self.set(),
             Stage::HandshakeWs,
             None,
             None,
@@ -264,6 +321,7 @@ impl Hooks for PluginHooks {
     fn handshake_sc(&self, info: &SocketInfo, actions: &mut Actions) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::HandshakeSc,
             Some(info),
             None,
@@ -287,6 +345,7 @@ impl Hooks for PluginHooks {
     ) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::Emit,
             Some(info),
             data,
@@ -310,6 +369,7 @@ impl Hooks for PluginHooks {
     ) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::Subscribe,
             Some(info),
             data,
@@ -333,6 +393,7 @@ impl Hooks for PluginHooks {
     ) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::PublishIn,
             Some(info),
             data,
@@ -348,7 +409,7 @@ impl Hooks for PluginHooks {
     }
 
     fn wants_publish_out(&self) -> bool {
-        !self.stages[stage_index(Stage::PublishOut)].is_empty()
+        !self.set().stages[stage_index(Stage::PublishOut)].is_empty()
     }
 
     fn publish_out(
@@ -360,6 +421,7 @@ impl Hooks for PluginHooks {
     ) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::PublishOut,
             Some(info),
             data,
@@ -376,6 +438,7 @@ impl Hooks for PluginHooks {
     fn authenticate(&self, info: &SocketInfo, claims: &str, actions: &mut Actions) -> Verdict {
         let sock = socket(info);
         self.middleware(
+            &self.set(),
             Stage::Authenticate,
             Some(info),
             None,
@@ -388,5 +451,9 @@ impl Hooks for PluginHooks {
                     .await
             },
         )
+    }
+
+    fn plugins_status(&self) -> Option<serde_json::Value> {
+        Some(self.registry.status())
     }
 }

@@ -8,12 +8,13 @@ use super::kv::Kv;
 use anyhow::{anyhow, bail, Context};
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, InstancePre, Linker};
 use wasmtime::Engine;
 
 /// How a plugin is configured: its `[plugins.NAME]` table, minus the keys the host reads.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PluginConfig {
     /// Link the stub WASI context (`wasi = true`), needed by the default output of Rust std,
     /// Python and JS toolchains. Off by default: no WASI at all.
@@ -61,6 +62,20 @@ pub struct LoadedPlugin {
     pub lifecycle: Option<lifecycle::GuestIndices>,
     pub registration: Registration,
     pub kv: Arc<Kv>,
+    /// The component's content hash (sha256, hex): its version in the status report.
+    pub version: String,
+    /// Call and error counts, kept across versions of the same plugin name.
+    pub stats: Arc<PluginStats>,
+}
+
+/// Counts shared by every worker's instance of a plugin (and by its later versions). Relaxed
+/// atomics: independent tallies, read only for the status report.
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    /// Guest calls made (events, middleware, lifecycle).
+    pub calls: AtomicU64,
+    /// Calls that trapped, ran past the deadline or hit a limit.
+    pub errors: AtomicU64,
 }
 
 /// The two linkers: host imports only, and host imports plus the stub WASI context.
@@ -95,8 +110,26 @@ pub fn load(
     settings: &crate::config::Settings,
     kv: Arc<Kv>,
 ) -> anyhow::Result<LoadedPlugin> {
-    let limits = super::limits(settings);
-    let max_bytes = settings.plugin_max_component_bytes;
+    let bytes = read(path, settings.plugin_max_component_bytes)?;
+    let source = Source {
+        path,
+        bytes: &bytes,
+        version: version(&bytes),
+    };
+    load_bytes(
+        engine,
+        linkers,
+        name,
+        &source,
+        config,
+        settings,
+        kv,
+        Arc::default(),
+    )
+}
+
+/// Reads a component file, refusing one over `max_bytes`.
+pub fn read(path: &Path, max_bytes: usize) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read {}", path.display()))?
         .len();
@@ -117,7 +150,41 @@ pub fn load(
             path.display()
         );
     }
-    let component = super::engine::compile(engine, &bytes)
+    Ok(bytes)
+}
+
+/// A component's version: the hex sha256 of its bytes.
+pub fn version(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The bytes of a component and where they came from.
+pub struct Source<'a> {
+    pub path: &'a Path,
+    pub bytes: &'a [u8],
+    pub version: String,
+}
+
+/// Compiles, links and validates a component already read, with the limits of `settings`;
+/// `stats` carries the counts of the plugin's earlier versions.
+#[allow(clippy::too_many_arguments)] // each is a distinct input of one load; a struct would only rename them
+pub fn load_bytes(
+    engine: &Engine,
+    linkers: &Linkers,
+    name: &str,
+    source: &Source<'_>,
+    config: PluginConfig,
+    settings: &crate::config::Settings,
+    kv: Arc<Kv>,
+    stats: Arc<PluginStats>,
+) -> anyhow::Result<LoadedPlugin> {
+    let limits = super::limits(settings);
+    let (path, bytes) = (source.path, source.bytes);
+    let component = super::engine::compile(engine, bytes)
         .map_err(|e| anyhow!("{} is not a valid component: {e}", path.display()))?;
     let linker = if config.wasi {
         &linkers.wasi
@@ -144,6 +211,8 @@ pub fn load(
         lifecycle,
         registration: Registration::default(),
         kv,
+        version: source.version.clone(),
+        stats,
     };
     let live = Live::start(&plugin).with_context(|| format!("plugin {name} failed to start"))?;
     plugin.registration = live.registration.clone();

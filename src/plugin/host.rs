@@ -22,7 +22,7 @@ pub const MAX_ACTION_BYTES_PER_CALL: usize = 16 * 1024 * 1024;
 const OUTPUT_CAPACITY: usize = 1024 * 1024;
 
 /// Resource caps of one instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub memory_bytes: usize,
     pub tables: usize,

@@ -131,6 +131,7 @@ impl PluginInstance {
         live.store.data_mut().begin_call(caller.cloned());
         let budget = budget(&self.plugin);
         Metrics::inc(&PLUGIN_CALLS);
+        Metrics::inc(&self.plugin.stats.calls);
         let outcome = run_until(f(live), budget).unwrap_or_else(|| {
             Err(wasmtime::Error::msg(format!(
                 "blocked on WASI past {budget:?}"
@@ -140,6 +141,7 @@ impl PluginInstance {
             Ok(result) => Ok((result, live.store.data_mut().finish_call())),
             Err(err) => {
                 Metrics::inc(&PLUGIN_FAILURES);
+                Metrics::inc(&self.plugin.stats.errors);
                 // Clients get a short reason; the log gets the whole chain (with the guest's
                 // backtrace), which may name internals a client should not see.
                 let reason = match err.downcast_ref::<Trap>() {

@@ -1,6 +1,7 @@
 //! Plugins: the application logic as WebAssembly components (`wit/plugin.wit`), one long-lived
 //! instance per plugin per worker, sandboxed (no WASI unless opted into the stub context, a CPU
-//! deadline per call, memory, table and instance caps), compiled once before the workers start.
+//! deadline per call, memory, table and instance caps), compiled and validated before they go live, and reloaded
+//! while the gateway runs.
 //!
 //! | file | owns |
 //! |---|---|
@@ -9,7 +10,12 @@
 //! | `component.rs` | reading, compiling, linking and validating one plugin |
 //! | `instance.rs` | one worker's instance: deadline, trap recovery |
 //! | `host.rs` | the host imports and what one call may hand over |
-//! | `bridge.rs` | the gateway's `Hooks` served by a worker's instances |
+//! | `bridge.rs` | the gateway's `Hooks` served by a worker's instances, following reloads |
+//! | `registry.rs` | the live plugin set every worker reads, and each plugin's status |
+//! | `loader.rs` | finding plugins and loading them into the registry |
+//! | `watch.rs` | the watcher thread: reloads on file changes, SIGHUP and `--dev` builds |
+//! | `dev.rs` | `serve --dev`: rebuilds a Rust plugin when its source changes |
+//! | `status.rs` | `scgate plugins`: fetching and printing the status report |
 //! | `kv.rs` | the key-value store shared by every worker |
 //! | `inspect.rs` | `scgate check-plugin` |
 //! | `scaffold.rs` | `scgate new-plugin` |
@@ -17,21 +23,28 @@
 pub mod bindings;
 mod bridge;
 pub mod component;
+mod dev;
 pub mod engine;
 pub mod host;
 pub mod inspect;
 mod instance;
 pub mod kv;
+pub mod loader;
+pub mod registry;
 pub mod scaffold;
+pub mod status;
+mod watch;
 
 use crate::config::Settings;
 use crate::hooks::HooksFactory;
-use anyhow::Context;
-use component::{Linkers, LoadedPlugin, PluginConfig};
+use dev::DevBuilder;
 use host::Limits;
-use std::path::{Path, PathBuf};
+use loader::Loader;
+use registry::Registry;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
+use watch::Watcher;
 
 /// The per-instance limits from the settings.
 pub fn limits(settings: &Settings) -> Limits {
@@ -44,83 +57,79 @@ pub fn limits(settings: &Settings) -> Limits {
     }
 }
 
-/// The plugins to load: every `*.wasm` in `plugins_dir` (name = file stem), plus every
-/// `[plugins.NAME]` table with a `file` key; each with its table as config.
-fn discover(
-    settings: &Settings,
-    tables: &toml::Table,
-) -> anyhow::Result<Vec<(String, PathBuf, toml::Table)>> {
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    if !settings.plugins_dir.is_empty() && Path::new(&settings.plugins_dir).is_dir() {
-        let entries = std::fs::read_dir(&settings.plugins_dir)
-            .with_context(|| format!("cannot list {}", settings.plugins_dir))?;
-        for entry in entries {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "wasm") && path.is_file() {
-                if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                    found.push((stem.to_owned(), path));
-                }
-            }
-        }
-    }
-    for (name, table) in tables {
-        if let Some(file) = table.get("file").and_then(toml::Value::as_str) {
-            found.retain(|(n, _)| n != name);
-            found.push((name.clone(), PathBuf::from(file)));
-        }
-    }
-    for name in tables.keys() {
-        if !found.iter().any(|(n, _)| n == name) {
-            tracing::warn!(plugin = %name, "[plugins.{name}] matches no {name}.wasm in plugins_dir and has no `file`: ignored");
-        }
-    }
-    found.sort();
-    Ok(found
-        .into_iter()
-        .map(|(name, path)| {
-            let table = tables
-                .get(&name)
-                .and_then(toml::Value::as_table)
-                .cloned()
-                .unwrap_or_default();
-            (name, path, table)
-        })
-        .collect())
+/// The plugin runtime of one gateway: the registry every worker's hooks read, and (once
+/// [`Plugins::watch`] is called) the threads that reload plugins while it runs.
+pub struct Plugins {
+    registry: Arc<Registry>,
+    max_reply_bytes: usize,
+    /// The loader until [`Plugins::watch`] hands it to the watcher thread.
+    loader: Option<Loader>,
+    // Declared before `watcher`: the dev builder sends to the watcher, so it stops first.
+    dev: Option<DevBuilder>,
+    watcher: Option<Watcher>,
 }
 
-/// Loads and validates every plugin, then returns the hooks each worker builds from them.
-pub fn load(settings: &Settings, tables: &toml::Table) -> anyhow::Result<HooksFactory> {
-    let engine = engine::shared_engine()?;
-    let linkers = Linkers::new(&engine)?;
-    let kv = Arc::new(kv::Kv::default());
-    let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
-    for (name, path, table) in discover(settings, tables)? {
-        let config =
-            PluginConfig::from_table(table).with_context(|| format!("[plugins.{name}]"))?;
-        let started = std::time::Instant::now();
-        let plugin = component::load(
-            &engine,
-            &linkers,
-            &name,
-            &path,
-            config,
-            settings,
-            kv.clone(),
-        )?;
-        tracing::info!(
-            plugin = name,
-            events = ?plugin.registration.events,
-            stages = ?plugin.registration.stages,
-            "loaded {} in {:?}",
-            path.display(),
-            started.elapsed()
-        );
-        plugins.push(Arc::new(plugin));
+impl Plugins {
+    /// Loads and validates every plugin; the first that fails to load is the error.
+    pub fn load(settings: &Settings, tables: &toml::Table) -> anyhow::Result<Plugins> {
+        let registry = Arc::new(Registry::default());
+        let mut loader = Loader::new(registry.clone(), settings.clone(), tables.clone())?;
+        loader.load_all()?;
+        Ok(Plugins {
+            registry,
+            max_reply_bytes: settings.max_message_bytes,
+            loader: Some(loader),
+            dev: None,
+            watcher: None,
+        })
     }
-    plugins.sort_by(|a, b| (a.config.order, &a.name).cmp(&(b.config.order, &b.name)));
-    let plugins: Arc<[Arc<LoadedPlugin>]> = plugins.into();
-    let max_reply = settings.max_message_bytes;
-    Ok(Arc::new(move |_worker| {
-        Rc::new(bridge::PluginHooks::new(&plugins, max_reply))
-    }))
+
+    /// The hooks each worker builds: its instances of the live plugins, following reloads.
+    pub fn hooks(&self) -> HooksFactory {
+        let registry = self.registry.clone();
+        let max_reply = self.max_reply_bytes;
+        Arc::new(move |_worker| Rc::new(bridge::PluginHooks::new(registry.clone(), max_reply)))
+    }
+
+    /// Starts reloading while the gateway runs: on file changes in the plugin folders (with
+    /// `files`), on [`Plugins::reconfigure`], and, with `dev` (a source folder), after
+    /// rebuilding a Rust plugin whose source changed. Calling it again does nothing.
+    pub fn watch(&mut self, files: bool, dev: Option<&Path>) -> anyhow::Result<()> {
+        let Some(loader) = self.loader.take() else {
+            return Ok(());
+        };
+        let watcher = Watcher::spawn(loader, files || dev.is_some())?;
+        if let Some(src) = dev {
+            self.dev = Some(DevBuilder::spawn(
+                src,
+                self.registry.clone(),
+                watcher.sender(),
+            )?);
+        }
+        self.watcher = Some(watcher);
+        Ok(())
+    }
+
+    /// Applies new settings and plugin tables (SIGHUP): loads added plugins, reloads those whose
+    /// file, table or limits changed, unloads removed ones. A plugin that fails keeps its live
+    /// version; the failure is in the log and the status report.
+    pub fn reconfigure(&mut self, settings: Settings, tables: toml::Table) {
+        match (&self.watcher, &mut self.loader) {
+            (Some(watcher), _) => watcher.reconfigure(settings, tables),
+            (None, Some(loader)) => loader.reconfigure(settings, tables),
+            (None, None) => {}
+        }
+    }
+
+    /// The status report: every plugin, its version, when it went live, what it registered,
+    /// its call and error counts and its last load error.
+    pub fn status(&self) -> serde_json::Value {
+        self.registry.status()
+    }
+}
+
+/// Loads and validates every plugin, then returns the hooks each worker builds from them,
+/// without reloading (the embedding API; `scgate serve` uses [`Plugins`]).
+pub fn load(settings: &Settings, tables: &toml::Table) -> anyhow::Result<HooksFactory> {
+    Ok(Plugins::load(settings, tables)?.hooks())
 }

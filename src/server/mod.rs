@@ -156,14 +156,73 @@ pub fn start(
     })
 }
 
-/// `scgate serve`: binds, runs until SIGINT/SIGTERM, drains, returns.
-pub fn serve(settings: Settings, plugins: toml::Table) -> anyhow::Result<()> {
-    let hooks = crate::plugin::load(&settings, &plugins)?;
-    serve_with_hooks(settings, hooks)
+/// Reads the settings and plugin tables again (SIGHUP), the way they were read at start.
+pub type Reread = Box<dyn FnMut() -> anyhow::Result<(Settings, toml::Table)>>;
+
+/// `scgate serve`: loads the plugins, binds, reloads plugins as they change (and on SIGHUP,
+/// through `reread`), runs until SIGINT/SIGTERM, drains, returns.
+pub fn serve(
+    settings: Settings,
+    tables: toml::Table,
+    mut reread: Option<Reread>,
+) -> anyhow::Result<()> {
+    let mut plugins = crate::plugin::Plugins::load(&settings, &tables)?;
+    let hooks = plugins.hooks();
+    let dev = settings
+        .dev
+        .then(|| std::path::PathBuf::from(&settings.dev_src));
+    plugins.watch(settings.plugins_watch, dev.as_deref())?;
+    let current = settings.clone();
+    let mut on_hangup = move || {
+        let Some(reread) = reread.as_mut() else {
+            tracing::info!("SIGHUP: no config to reread");
+            return;
+        };
+        match reread() {
+            Ok((settings, tables)) => {
+                let ignored = restart_only_changes(&current, &settings);
+                if !ignored.is_empty() {
+                    tracing::warn!(
+                        "SIGHUP: changed settings that take effect only on restart: {}",
+                        ignored.join(", ")
+                    );
+                }
+                tracing::info!("SIGHUP: reloading plugin settings");
+                plugins.reconfigure(settings, tables);
+            }
+            Err(err) => tracing::error!("SIGHUP: config not reloaded, nothing changed: {err:#}"),
+        }
+    };
+    run(settings, hooks, &mut on_hangup)
+}
+
+/// The settings SIGHUP applies: those of plugins (their folder and limits); the watcher and
+/// dev threads are set up once, at start.
+fn applied_on_hangup(key: &str) -> bool {
+    key.starts_with("plugin") && key != "plugins_watch"
+}
+
+/// Keys whose value differs between `old` and `new` and that SIGHUP does not apply.
+fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
+        return Vec::new();
+    };
+    old.iter()
+        .filter(|(key, value)| !applied_on_hangup(key) && new.get(*key) != Some(value))
+        .map(|(key, _)| key.clone())
+        .collect()
 }
 
 /// Like [`serve`], with application hooks (the embedding API).
 pub fn serve_with_hooks(settings: Settings, hooks: HooksFactory) -> anyhow::Result<()> {
+    run(settings, hooks, &mut || {
+        tracing::info!("SIGHUP: nothing to reload (native hooks)")
+    })
+}
+
+fn run(settings: Settings, hooks: HooksFactory, on_hangup: &mut dyn FnMut()) -> anyhow::Result<()> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = std::net::TcpListener::bind(&address)
         .with_context(|| format!("cannot listen on {address}"))?;
@@ -172,7 +231,7 @@ pub fn serve_with_hooks(settings: Settings, hooks: HooksFactory) -> anyhow::Resu
     // A fixed line on stdout that scripts and benchmark harnesses wait for.
     println!("scgate READY listening on http://{}", handle.local_addr());
     let _ = std::io::stdout().flush();
-    signals::wait_for_shutdown(handle.shutdown_token())?;
+    signals::wait_for_shutdown(handle.shutdown_token(), on_hangup)?;
     handle.stop();
     tracing::info!("stopped");
     Ok(())
