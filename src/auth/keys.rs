@@ -27,8 +27,11 @@ fn key_error(key: &'static str, reason: impl Into<String>) -> KeyError {
 
 /// The algorithm with the key that signs and the key that verifies.
 pub struct KeyPair {
+    /// The one algorithm tokens are signed with and must name.
     pub algorithm: Algorithm,
+    /// Signs (the HS256 secret, or the private key).
     pub encoding: EncodingKey,
+    /// Verifies (the HS256 secret, or the public key).
     pub decoding: DecodingKey,
     /// Whether the HS256 key was generated here (tokens die with the process).
     pub random: bool,
