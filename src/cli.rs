@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::Serialize;
 
-use crate::config::{self, ConfigError, ProtocolMode, Resolved, SlowConsumerPolicy};
+use crate::config::{self, AuthAlgorithm, ConfigError, ProtocolMode, Resolved, SlowConsumerPolicy};
 use crate::plugin::scaffold::{self, Lang};
 
 /// `scgate`: a WebSocket pub/sub gateway that speaks the SocketCluster protocol.
@@ -221,10 +221,18 @@ pub struct ServeArgs {
     pub plugin_max_table_elements: Option<usize>,
     #[arg(long, value_name = "N", help = help("plugin_max_instances"))]
     pub plugin_max_instances: Option<usize>,
+    #[arg(long, value_name = "ALG", value_parser = enum_value::<AuthAlgorithm>, help = help("auth_algorithm"))]
+    pub auth_algorithm: Option<AuthAlgorithm>,
     #[arg(long, value_name = "KEY", help = help("auth_key"))]
     pub auth_key: Option<String>,
+    #[arg(long, value_name = "FILE", help = help("auth_private_key_file"))]
+    pub auth_private_key_file: Option<String>,
+    #[arg(long, value_name = "FILE", help = help("auth_public_key_file"))]
+    pub auth_public_key_file: Option<String>,
     #[arg(long, value_name = "SECONDS", help = help("auth_default_expiry_s"))]
     pub auth_default_expiry_s: Option<u64>,
+    #[arg(long, value_name = "SECONDS", help = help("auth_leeway_s"))]
+    pub auth_leeway_s: Option<u64>,
 }
 
 impl ServeArgs {

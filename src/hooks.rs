@@ -276,7 +276,10 @@ pub trait Hooks: 'static {
         Verdict::Allow
     }
 
-    /// Middleware: a verified token's claims.
+    /// Middleware: the claims of a token the gateway has just verified (from `#handshake` or
+    /// `#authenticate`); `socket` already carries them. A block rejects the token: the client
+    /// gets `isAuthenticated: false` with the error as `authError`, and also `#removeAuthToken`
+    /// when the error's extra has `"isBadToken": true`. A rewrite is ignored.
     fn authenticate(&self, _socket: &SocketInfo, _claims: &str, _actions: &mut Actions) -> Verdict {
         Verdict::Allow
     }

@@ -182,12 +182,36 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     ),
     // Auth.
     (
+        "auth_algorithm",
+        "Algorithm of the auth tokens the gateway signs and accepts; a token naming any other \
+         algorithm (or \"none\") is rejected. Allowed: \"HS256\" (a shared auth_key, as \
+         SocketCluster does by default), \"RS256\" or \"ES256\" (auth_private_key_file and \
+         auth_public_key_file).",
+    ),
+    (
         "auth_key",
-        "Key that signs and verifies auth tokens (HS256). Empty means a random key per process: \
-         tokens then do not survive a restart. Prefer SCGATE_AUTH_KEY to keep it out of files.",
+        "Shared key that signs and verifies HS256 auth tokens, at least 32 bytes; the same \
+         authKey lets Node SocketCluster servers accept the tokens. Empty means a random key \
+         per process: tokens then do not survive a restart or work across nodes. Prefer \
+         SCGATE_AUTH_KEY to keep it out of files.",
+    ),
+    (
+        "auth_private_key_file",
+        "PEM file of the private key that signs RS256 (RSA) or ES256 (P-256) tokens, \
+         PKCS#8 or PKCS#1. Required for those algorithms; must be empty for HS256.",
+    ),
+    (
+        "auth_public_key_file",
+        "PEM file of the public key (SPKI) that verifies RS256 or ES256 tokens; it must match \
+         the private key. Required for those algorithms; must be empty for HS256.",
     ),
     (
         "auth_default_expiry_s",
         "Seconds until a token expires when the claims a plugin signs carry no exp.",
+    ),
+    (
+        "auth_leeway_s",
+        "Seconds of clock skew allowed when checking a token's exp, nbf and iat, and when an \
+         authenticated socket's token expires. 0 to 300.",
     ),
 ];

@@ -44,6 +44,17 @@ const GROUPS: &[(&str, &[&str])] = &[
         ],
     ),
     ("Clients", &["allow_client_publish"]),
+    (
+        "Authentication",
+        &[
+            "auth_algorithm",
+            "auth_key",
+            "auth_private_key_file",
+            "auth_public_key_file",
+            "auth_default_expiry_s",
+            "auth_leeway_s",
+        ],
+    ),
     ("Logging", &["log"]),
 ];
 

@@ -14,9 +14,6 @@ use super::{
 };
 
 /// Smallest `max_message_bytes`: a `#handshake` carrying a signed JWT must always fit.
-/// Shortest HS256 key accepted: RFC 7518 section 3.2 requires a key at least as long as the
-/// 256-bit hash output.
-const MIN_AUTH_KEY_BYTES: usize = 32;
 const MIN_MESSAGE_BYTES: u64 = 1024;
 /// Smallest `read_buffer_bytes`: below this a single small frame needs several reads.
 const MIN_READ_BUFFER_BYTES: u64 = 256;
@@ -316,14 +313,7 @@ impl Settings {
             );
             all.push(invalid("broker", reason));
         }
-        if !s.auth_key.is_empty() && s.auth_key.len() < MIN_AUTH_KEY_BYTES {
-            let reason = format!(
-                "must be at least {MIN_AUTH_KEY_BYTES} bytes for HS256 (or empty for a random \
-                 key), got {} bytes",
-                s.auth_key.len()
-            );
-            all.push(invalid("auth_key", reason));
-        }
+        all.extend(super::auth_rules::check(s));
         if all.is_empty() {
             Ok(())
         } else {

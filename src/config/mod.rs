@@ -21,6 +21,7 @@
 //! that the file, the environment and the command line can never spell one setting two ways,
 //! and the error every layer reports in.
 
+mod auth_rules;
 pub mod docs;
 pub mod gen;
 pub mod load;
@@ -32,7 +33,7 @@ use std::path::PathBuf;
 pub use docs::SETTING_DOCS;
 pub use gen::gen_config;
 pub use load::{resolve, Loader, Resolved};
-pub use settings::{ProtocolMode, Settings, SlowConsumerPolicy};
+pub use settings::{AuthAlgorithm, ProtocolMode, Settings, SlowConsumerPolicy};
 
 /// Prefix of every environment variable that sets a setting (`SCGATE_PORT` sets `port`).
 pub const ENV_PREFIX: &str = "SCGATE_";

@@ -33,6 +33,22 @@ pub enum SlowConsumerPolicy {
     DropNewest,
 }
 
+/// The algorithm that signs and verifies auth tokens; fixed per gateway, as in SocketCluster
+/// (`authAlgorithm`). A token whose header names any other algorithm is rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthAlgorithm {
+    /// HMAC-SHA256 with the shared `auth_key`: the SocketCluster default, so tokens work with
+    /// Node SocketCluster servers that share the key.
+    #[serde(rename = "HS256")]
+    Hs256,
+    /// RSA PKCS#1 v1.5 with SHA-256, with a private key to sign and a public key to verify.
+    #[serde(rename = "RS256")]
+    Rs256,
+    /// ECDSA on P-256 with SHA-256, with a private key to sign and a public key to verify.
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
 /// Every setting of `scgate serve`, resolved from defaults < file < env < flags and validated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,10 +119,18 @@ pub struct Settings {
     pub plugin_max_table_elements: usize,
     /// Most (core and component) instances one plugin may create.
     pub plugin_max_instances: usize,
+    /// Algorithm of auth tokens: "HS256", "RS256" or "ES256".
+    pub auth_algorithm: AuthAlgorithm,
     /// HS256 key for auth tokens; empty means a random key per process.
     pub auth_key: String,
+    /// PEM file of the private key that signs tokens (RS256, ES256).
+    pub auth_private_key_file: String,
+    /// PEM file of the public key that verifies tokens (RS256, ES256).
+    pub auth_public_key_file: String,
     /// Seconds until a token signed without `exp` expires.
     pub auth_default_expiry_s: u64,
+    /// Seconds of clock skew allowed when checking `exp`, `nbf` and `iat`.
+    pub auth_leeway_s: u64,
 }
 
 impl Default for Settings {
@@ -161,9 +185,15 @@ impl Default for Settings {
             plugin_max_tables: 64,
             plugin_max_table_elements: 1_000_000,
             plugin_max_instances: 64,
+            auth_algorithm: AuthAlgorithm::Hs256,
             auth_key: String::new(),
+            auth_private_key_file: String::new(),
+            auth_public_key_file: String::new(),
             // SocketCluster's `authDefaultExpiry`.
             auth_default_expiry_s: 86_400,
+            // Covers the clock skew of NTP-synced nodes; short enough that an expired token
+            // is refused within seconds.
+            auth_leeway_s: 5,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Carrying out what application code asked for during one call ([`Actions`]), in order,
 //! before the reply to the event that triggered it.
 
-use super::session::Session;
+use super::{auth, session::Session};
 use crate::hooks::{self, Action, Actions};
-use crate::protocol::{encode, Generation};
+use crate::protocol::encode;
 use serde_json::value::RawValue;
 
 /// Applies `actions` for the socket of `s`. A disconnect of the calling socket is returned
@@ -47,11 +47,11 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
             Ok(())
         }
         Action::SetAuthToken { socket, claims } if own(&socket) => {
-            set_auth_token(s, &claims);
+            auth::set_auth_token(s, &claims);
             Ok(())
         }
         Action::Deauthenticate { socket } if own(&socket) => {
-            deauthenticate(s);
+            auth::deauthenticate(s);
             Ok(())
         }
         other => hooks::apply_through_gateway(&s.ctx.gateway, other).await,
@@ -59,30 +59,4 @@ async fn apply(s: &mut Session, action: Action, close_self: &mut Option<(u16, St
     if let Err(err) = result {
         tracing::warn!(socket = %s.info.id, "hook action failed: {err}");
     }
-}
-
-/// Signs the claims and sends `#setAuthToken` (a control frame, so it always precedes the reply
-/// that is queued after it: `sc-protocol.md` checklist item 11).
-fn set_auth_token(s: &mut Session, claims: &str) {
-    match s.ctx.signer.sign(claims) {
-        Ok((token, claims)) => {
-            let data = serde_json::json!({ "token": token }).to_string();
-            s.outbox
-                .push_control_frame(encode::event("#setAuthToken", Some(&data)));
-            s.set_auth(Some(serde_json::Value::Object(claims).to_string().into()));
-        }
-        Err(err) => {
-            // SocketCluster closes with 4002 "Server failed to sign auth token".
-            tracing::warn!(socket = %s.info.id, "{err}");
-            s.close(4002, "Server failed to sign auth token");
-        }
-    }
-}
-
-/// Sends `#removeAuthToken` (v14 with `data: null`, as its server does) and forgets the token.
-pub(super) fn deauthenticate(s: &mut Session) {
-    let data = (s.generation == Generation::V1).then_some("null");
-    s.outbox
-        .push_control_frame(encode::event("#removeAuthToken", data));
-    s.set_auth(None);
 }

@@ -2,11 +2,11 @@
 //! protocol (`sc-protocol.md` sections 9, 10, 13) and application events for the hooks.
 
 use super::session::Session;
-use super::{actions, middleware};
+use super::{actions, auth, middleware};
 use crate::hooks::{Actions, Outcome, Stage, Verdict};
 use crate::metrics::Metrics;
 use crate::protocol::decode::present;
-use crate::protocol::{encode, Cid, ErrorObject, EventPacket};
+use crate::protocol::{encode, Cid, ErrorObject, EventPacket, Generation};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -41,20 +41,20 @@ struct ChannelData<'a> {
     channel: Cow<'a, str>,
     #[serde(borrow, default, deserialize_with = "present")]
     data: Option<&'a RawValue>,
+    /// `#subscribe` only: the client holds the subscription until it is authenticated.
+    #[serde(default, rename = "waitForAuth")]
+    wait_for_auth: bool,
 }
 
-/// Handles one event packet on a socket that completed its handshake.
-pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
+/// Handles one event packet on a socket that completed its handshake; `expired` is the
+/// `AuthTokenExpiredError` when the socket's token expired as this packet arrived.
+pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>, expired: Option<ErrorObject>) {
     match e.event.as_ref() {
         "#handshake" => s.handshake(e.cid, e.data).await,
-        "#subscribe" => subscribe(s, e.cid, e.data).await,
+        "#subscribe" => subscribe(s, e.cid, e.data, expired).await,
         "#unsubscribe" => unsubscribe(s, e.cid, e.data).await,
         "#publish" => publish(s, e.cid, e.data).await,
-        "#authenticate" => {
-            let err =
-                ErrorObject::new("AuthError", "Authentication is not enabled on this gateway");
-            s.reply_error(e.cid, &err);
-        }
+        "#authenticate" => auth::authenticate(s, e.cid, e.data).await,
         // The client dropped its token: forget it, without telling it back.
         "#removeAuthToken" => s.set_auth(None),
         // v14's `#disconnect` precedes the client's own close frame, which ends the socket.
@@ -65,17 +65,19 @@ pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>) {
 }
 
 /// The channel named by `#subscribe`/`#unsubscribe` data — `{"channel":…,"data":…}`, or v14's
-/// plain string form — with the subscription's own `data`, in one parse.
-fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<(Cow<'a, str>, Option<&'a RawValue>)> {
+/// plain string form — with the subscription's own `data` and `waitForAuth`, in one parse.
+fn channel_of<'a>(data: Option<&'a RawValue>) -> Option<ChannelData<'a>> {
     let raw = data?.get();
     if raw.starts_with('"') {
         return serde_json::from_str::<Cow<'a, str>>(raw)
             .ok()
-            .map(|c| (c, None));
+            .map(|channel| ChannelData {
+                channel,
+                data: None,
+                wait_for_auth: false,
+            });
     }
-    serde_json::from_str::<ChannelData<'a>>(raw)
-        .ok()
-        .map(|d| (d.channel, d.data))
+    serde_json::from_str::<ChannelData<'a>>(raw).ok()
 }
 
 fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
@@ -87,11 +89,25 @@ fn too_long(s: &Session, channel: &str) -> Option<ErrorObject> {
     })
 }
 
-async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
-    let Some((channel, sub_data)) = channel_of(data) else {
+async fn subscribe(
+    s: &mut Session,
+    cid: Cid,
+    data: Option<&RawValue>,
+    expired: Option<ErrorObject>,
+) {
+    let Some(ChannelData {
+        channel,
+        data: sub_data,
+        wait_for_auth,
+    }) = channel_of(data)
+    else {
         let err = ErrorObject::invalid_action("Subscribe channel name was malformatted");
         return s.reply_error(cid, &err);
     };
+    // v14 fails a `waitForAuth` subscribe whose token just expired; v15+ lets it through.
+    if let Some(expired) = expired.filter(|_| wait_for_auth && s.generation != Generation::V2) {
+        return s.reply_error(cid, &expired);
+    }
     if let Some(err) = too_long(s, &channel) {
         return s.reply_error(cid, &err);
     }
@@ -131,7 +147,7 @@ async fn subscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
 }
 
 async fn unsubscribe(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
-    let Some((channel, _)) = channel_of(data) else {
+    let Some(ChannelData { channel, .. }) = channel_of(data) else {
         let err = ErrorObject::invalid_action("Unsubscribe channel name was malformatted");
         return s.reply_error(cid, &err);
     };
@@ -151,7 +167,7 @@ async fn publish(s: &mut Session, cid: Cid, data: Option<&RawValue>) {
         return s.reply_error(cid, &err);
     }
     let parsed = data.and_then(|raw| serde_json::from_str::<ChannelData<'_>>(raw.get()).ok());
-    let Some(ChannelData { channel, data }) = parsed else {
+    let Some(ChannelData { channel, data, .. }) = parsed else {
         let err = ErrorObject::invalid_action("Publish channel name was malformatted");
         return s.reply_error(cid, &err);
     };

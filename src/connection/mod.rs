@@ -2,6 +2,7 @@
 //! a writer that drains the socket's [`outbox::Outbox`], both in one task on the owning worker.
 
 mod actions;
+mod auth;
 mod events;
 mod middleware;
 pub(crate) mod outbox;

@@ -2,7 +2,7 @@
 //! deadlines, server-initiated closes, and the commands other tasks send it.
 
 use super::outbox::{Closing, Outbox};
-use super::{actions, events, middleware};
+use super::{actions, auth, events, middleware};
 use crate::config::ProtocolMode;
 use crate::gateway::Control;
 use crate::hooks::{Actions, SocketInfo, Stage};
@@ -32,6 +32,8 @@ pub(crate) struct Session {
     pub subscriptions: HashSet<Arc<str>>,
     /// The code the socket closed (or is closing) with; 1006 ("abnormal") until one is known.
     pub close_code: u16,
+    /// The `exp` claim of the socket's token, when it is authenticated and the claim is a number.
+    pub auth_exp: Option<serde_json::Value>,
     last_seen: Instant,
     next_ping: Instant,
     handshake_deadline: Instant,
@@ -58,6 +60,7 @@ impl Session {
             handshaken: false,
             subscriptions: HashSet::new(),
             close_code: 1006,
+            auth_exp: None,
             last_seen: now,
             linger_until: None,
         }
@@ -149,10 +152,26 @@ impl Session {
             }
             return;
         }
+        // SocketCluster checks the token's expiry on every pong and event (except those that
+        // replace the token anyway), deauthenticates, and still processes the message.
         match packet {
-            Inbound::PongV1 => self.saw_pong(Generation::V1),
-            Inbound::PongV2 => self.saw_pong(Generation::V2),
-            Inbound::Event(event) => events::handle(self, event).await,
+            Inbound::PongV1 | Inbound::PongV2 => {
+                let v1 = matches!(packet, Inbound::PongV1);
+                self.saw_pong(if v1 { Generation::V1 } else { Generation::V2 });
+                auth::check_expiry(self);
+            }
+            Inbound::Event(event) => {
+                let replaces_token = matches!(
+                    event.event.as_ref(),
+                    "#handshake" | "#authenticate" | "#removeAuthToken"
+                );
+                let expired = if replaces_token {
+                    None
+                } else {
+                    auth::check_expiry(self)
+                };
+                events::handle(self, event, expired).await
+            }
             Inbound::Batch(_) | Inbound::Response | Inbound::Raw => {}
         }
     }
@@ -179,6 +198,8 @@ impl Session {
                 close::reason(close::HANDSHAKE_REJECTED),
             );
         }
+        let mut auth_error = None;
+        let mut close_after = None;
         if !self.handshaken {
             let mut actions = Actions::default();
             let verdict = self.ctx.hooks.handshake_sc(&self.info, &mut actions);
@@ -189,14 +210,35 @@ impl Session {
             if let Some((code, reason)) = close_self {
                 return self.close(code, &reason);
             }
+            // A socket the handshake middleware signed in keeps that token, as in SocketCluster.
+            let token = auth::handshake_token(data).filter(|_| self.info.auth_token.is_none());
+            if let Some(token) = token {
+                let presented = auth::present(self, Some(&token)).await;
+                if let Some((error, bad)) = presented.rejected {
+                    if bad {
+                        auth::deauthenticate(self);
+                    }
+                    auth_error = Some(error);
+                }
+                close_after = presented.close_self;
+            }
         }
         let ping_timeout = self.ctx.settings.ping_timeout_ms;
         let authenticated = self.info.auth_token.is_some();
-        let reply = encode::handshake(rid, &self.info.id, ping_timeout, authenticated);
+        let reply = encode::handshake(
+            rid,
+            &self.info.id,
+            ping_timeout,
+            authenticated,
+            auth_error.as_ref(),
+        );
         self.outbox.push_control_frame(reply);
         if !self.handshaken {
             self.handshaken = true;
             self.ctx.hooks.on_connect(&self.info);
+        }
+        if let Some((code, reason)) = close_after {
+            self.close(code, &reason);
         }
     }
 
@@ -218,8 +260,10 @@ impl Session {
     }
 
     /// Sets (or clears) the socket's verified token claims, as every later hook call sees them.
-    pub(crate) fn set_auth(&mut self, claims: Option<Arc<str>>) {
-        self.info.auth_token = claims;
+    pub(crate) fn set_auth(&mut self, claims: Option<&serde_json::Map<String, serde_json::Value>>) {
+        let (json, exp) = claims.map(auth::claims_state).unzip();
+        self.info.auth_token = json.map(Arc::from);
+        self.auth_exp = exp.flatten();
         self.outbox.set_info(self.info.clone());
     }
 

@@ -88,13 +88,22 @@ pub fn disconnect(code: u16, reason: &str) -> Frame {
     event("#disconnect", Some(&data.to_string()))
 }
 
-/// The successful `#handshake` reply.
-pub fn handshake(rid: u64, id: &str, ping_timeout_ms: u64, authenticated: bool) -> Frame {
-    let data = serde_json::json!({
+/// The successful `#handshake` reply, with `authError` when the client's token was rejected.
+pub fn handshake(
+    rid: u64,
+    id: &str,
+    ping_timeout_ms: u64,
+    authenticated: bool,
+    auth_error: Option<&ErrorObject>,
+) -> Frame {
+    let mut data = serde_json::json!({
         "id": id,
         "pingTimeout": ping_timeout_ms,
         "isAuthenticated": authenticated,
     });
+    if let Some(error) = auth_error {
+        data["authError"] = error.to_value();
+    }
     response(rid, Some(&data.to_string()))
 }
 

@@ -74,10 +74,7 @@ pub fn start(
     let workers = settings.effective_workers();
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
-    let signer = Arc::new(Signer::new(
-        &settings.auth_key,
-        settings.auth_default_expiry_s,
-    ));
+    let signer = Arc::new(Signer::from_settings(&settings).context("auth keys")?);
     let broker: Arc<dyn Broker> =
         Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
     listener.set_nonblocking(true).context("listener")?;
