@@ -117,6 +117,14 @@ fn init_logging(setting: &str) -> anyhow::Result<()> {
         Err(_) => EnvFilter::try_new(setting)
             .map_err(|e| anyhow!("log = {setting:?} is not a valid log filter: {e}"))?,
     };
+    // The file watcher logs routine inotify bookkeeping (folders under a watched tree coming and
+    // going during a build) at info; keep it to warnings unless the filter names it.
+    let filter = match "notify=warn".parse() {
+        Ok(quiet) if !setting.contains("notify") && std::env::var("RUST_LOG").is_err() => {
+            filter.add_directive(quiet)
+        }
+        _ => filter,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -29,7 +29,8 @@ fn stage_index(stage: Stage) -> usize {
     }
 }
 
-fn from_wit(stage: mw::Stage) -> Stage {
+/// The gateway's stage for the WIT one.
+pub(super) fn from_wit(stage: mw::Stage) -> Stage {
     match stage {
         mw::Stage::HandshakeWs => Stage::HandshakeWs,
         mw::Stage::HandshakeSc => Stage::HandshakeSc,

@@ -103,11 +103,13 @@ fn run(
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
         match message {
-            Ok(DevMessage::Fs(Ok(event))) => {
+            Ok(DevMessage::Fs(Ok(event))) if super::watch::changes_content(&event.kind) => {
                 for path in event.paths.into_iter().filter(|p| is_source(src, p)) {
                     pending.insert(path, Instant::now());
                 }
             }
+            // Reads: cargo itself opens every manifest of the workspace while it builds.
+            Ok(DevMessage::Fs(Ok(_))) => {}
             Ok(DevMessage::Fs(Err(err))) => tracing::warn!("--dev: watching sources: {err}"),
             Ok(DevMessage::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
             Err(mpsc::RecvTimeoutError::Timeout) => {}

@@ -86,8 +86,9 @@ impl Drop for Watcher {
     }
 }
 
-/// Whether an event can mean new content: anything but reads and opens.
-fn changes_content(kind: &EventKind) -> bool {
+/// Whether an event can mean new content: anything but reads and opens (the loader's own reads
+/// of a plugin, and cargo's of a workspace, must not look like changes).
+pub(super) fn changes_content(kind: &EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) | EventKind::Other => false,
