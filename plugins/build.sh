@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 target=wasm32-wasip2
-apps=(ping access-control login)
+apps=(ping access-control login publish-filter)
 fixtures=(misbehave bad-init init-trap host-calls)
 
 if ! rustup target list --installed | grep -qx "$target"; then
