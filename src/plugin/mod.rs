@@ -5,7 +5,8 @@
 //! | file | owns |
 //! |---|---|
 //! | `bindings.rs` | the one `bindgen!` |
-//! | `engine.rs` | engine configuration and the epoch ticker |
+//! | `engine.rs` | engine configuration and the epoch ticker, compiling through the caches |
+//! | `artifact_cache.rs` | the on-disk cache of compiled components |
 //! | `component.rs` | reading, compiling, linking and validating one plugin |
 //! | `instance.rs` | one worker's instance: deadline, trap recovery |
 //! | `host.rs` | the host imports and what one call may hand over |
@@ -14,6 +15,7 @@
 //! | `inspect.rs` | `scgate check-plugin` |
 //! | `scaffold.rs` | `scgate new-plugin` |
 
+pub mod artifact_cache;
 pub mod bindings;
 mod bridge;
 pub mod component;
