@@ -29,7 +29,10 @@ impl Lang {
         let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist");
         let (path, how) = match self {
             Lang::Rust => (dist.join(format!("{name}.wasm")), "plugins/build.sh"),
-            Lang::Python => (dist.join(format!("python/{name}.wasm")), "scripts/guests.sh"),
+            Lang::Python => (
+                dist.join(format!("python/{name}.wasm")),
+                "scripts/guests.sh",
+            ),
             Lang::Js => (dist.join(format!("js/{name}.wasm")), "scripts/guests.sh"),
             Lang::C => (dist.join(format!("c/{name}.wasm")), "scripts/guests.sh"),
         };
@@ -63,6 +66,8 @@ fn gateway(lang: Lang) -> scgate::ServerHandle {
         workers: 1,
         plugins_dir: String::new(),
         plugin_cache_dir: test_cache_dir(),
+        // The clients are still open at the end: do not wait for them to drain.
+        shutdown_grace_ms: 100,
         ..settings()
     };
     let mut tables = toml::Table::new();
@@ -101,10 +106,18 @@ async fn behaves(lang: Lang) {
     let data = json!({"nested":[1,"two",null,{"x":true}],"s":"é\"\\"});
     let reply = caller.invoke("ping", data.clone()).await;
     assert_eq!(reply, json!({"rid":reply["rid"],"data":data}), "{lang:?}");
-    assert_eq!(watcher.delivery().await, ("pong".into(), json!(1)), "{lang:?}");
+    assert_eq!(
+        watcher.delivery().await,
+        ("pong".into(), json!(1)),
+        "{lang:?}"
+    );
     let reply = caller.invoke("ping", json!("again")).await;
     assert_eq!(reply["data"], "again", "{lang:?}");
-    assert_eq!(watcher.delivery().await, ("pong".into(), json!(2)), "{lang:?}");
+    assert_eq!(
+        watcher.delivery().await,
+        ("pong".into(), json!(2)),
+        "{lang:?}"
+    );
 
     // publish-in, blocked: the plugin's error, exactly, and no delivery.
     let reply = publish(&mut caller, "blocked/room", json!("x")).await;
@@ -122,7 +135,11 @@ async fn behaves(lang: Lang) {
     assert_eq!(reply, json!({"rid":reply["rid"]}), "{lang:?}");
     // The worker delivers in publish order, so the blocked publish would have come first.
     let want = json!({"rewritten":true,"data":{"n":1}});
-    assert_eq!(watcher.delivery().await, ("rewrite/room".into(), want), "{lang:?}");
+    assert_eq!(
+        watcher.delivery().await,
+        ("rewrite/room".into(), want),
+        "{lang:?}"
+    );
 
     // publish-in, allowed: unchanged.
     let reply = publish(&mut caller, "open/room", json!("plain")).await;

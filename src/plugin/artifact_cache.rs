@@ -94,7 +94,12 @@ impl ArtifactCache {
 
     /// A valid entry's component; `Ok(None)` when there is no entry; `Err(why)` for an entry
     /// that must not be used.
-    fn read(&self, engine: &Engine, key: &[u8; 32], path: &Path) -> Result<Option<Component>, String> {
+    fn read(
+        &self,
+        engine: &Engine,
+        key: &[u8; 32],
+        path: &Path,
+    ) -> Result<Option<Component>, String> {
         let file = match std::fs::read(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
