@@ -14,6 +14,7 @@
 //! | `kv.rs` | the key-value store shared by every worker |
 //! | `inspect.rs` | `scgate check-plugin` |
 //! | `scaffold.rs` | `scgate new-plugin` |
+//! | `templates.rs` | the embedded project templates, one per language |
 
 pub mod artifact_cache;
 pub mod bindings;
@@ -25,6 +26,7 @@ pub mod inspect;
 mod instance;
 pub mod kv;
 pub mod scaffold;
+pub mod templates;
 
 use crate::config::Settings;
 use crate::hooks::HooksFactory;
