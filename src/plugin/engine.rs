@@ -92,8 +92,10 @@ pub fn cache_dir(setting: &str) -> Option<PathBuf> {
 fn pool() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL_INSTANCES)
-        // Python and JS components hold several core instances, memories and tables each.
-        .total_core_instances(POOL_INSTANCES * 8)
+        // Python and JS components hold many core instances each (componentize-py and
+        // componentize-js splice interpreter, libc and glue modules): 8 per component ran out
+        // at 64 workers × 4 such plugins. A core-instance slot is a count, not reserved memory.
+        .total_core_instances(POOL_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(POOL_INSTANCES * 2)
         .total_tables(POOL_INSTANCES * 8)
         .max_memories_per_module(2)
@@ -104,15 +106,17 @@ fn pool() -> PoolingAllocationConfig {
         .max_core_instance_size(16 << 20)
         .max_component_instance_size(4 << 20)
         .max_memory_size(MAX_POOLED_MEMORY_BYTES)
-        // One guest call runs at a time per worker thread; the rest is headroom.
-        .total_stacks(POOL_STACKS);
+        // An async store keeps the fiber stack of its last call for the next one, so every
+        // live plugin instance holds a stack, not only the one running.
+        .total_stacks(POOL_INSTANCES);
     pool
 }
 
 /// Component instances the pool holds: 64 workers × a few plugins, with room for replacements.
 const POOL_INSTANCES: u32 = 256;
-/// Fiber stacks in use at once: at most one guest call per worker thread (64 workers at most).
-const POOL_STACKS: u32 = 128;
+/// Core instances one component may hold, on average over the pool: the Python and JS
+/// components (12–18 MB) loaded 64 workers × 4 plugins with 16, not with 8.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// Largest linear memory a pooled instance may have; `plugin_memory_bytes` may not exceed it.
 pub const MAX_POOLED_MEMORY_BYTES: usize = 1 << 30;
 /// Largest table a pooled instance may have; `plugin_max_table_elements` applies below it.
