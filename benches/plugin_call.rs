@@ -15,7 +15,7 @@ use std::path::Path;
 
 /// Each language's `ping` component under `plugins/dist/`, and whether it needs WASI.
 const PINGS: &[(&str, &str, bool)] = &[
-    ("rust", "ping.wasm", true),
+    ("rust", "rust/ping.wasm", true),
     ("python", "python/ping.wasm", false),
     ("js", "js/ping.wasm", false),
     ("c", "c/ping.wasm", false),

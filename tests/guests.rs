@@ -28,7 +28,7 @@ impl Lang {
     fn component(self, name: &str) -> PathBuf {
         let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist");
         let (path, how) = match self {
-            Lang::Rust => (dist.join(format!("{name}.wasm")), "plugins/build.sh"),
+            Lang::Rust => (dist.join(format!("rust/{name}.wasm")), "plugins/build.sh"),
             Lang::Python => (
                 dist.join(format!("python/{name}.wasm")),
                 "scripts/guests.sh",
