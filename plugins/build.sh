@@ -38,3 +38,13 @@ cp "$out/versioned_b.wasm" dist/fixtures/versioned-b.wasm
 for file in "${apps[@]/#/dist/}" "${fixtures[@]/#/dist/fixtures/}" dist/fixtures/versioned-{a,b}; do
     printf '%9d  %s\n' "$(stat -c %s "$file.wasm")" "plugins/$file.wasm"
 done
+
+# The Rust versions of the plugins every guest language has (tests/guests.rs), beside
+# dist/python/, dist/js/ and dist/c/ (scripts/guests.sh). Not in dist/ itself: the repository's
+# scgate.toml loads everything there.
+guests=(ping publish-filter)
+mkdir -p dist/rust
+for name in "${guests[@]}"; do
+    cp "$out/${name//-/_}.wasm" "dist/rust/$name.wasm"
+    printf '%9d  %s\n' "$(stat -c %s "dist/rust/$name.wasm")" "plugins/dist/rust/$name.wasm"
+done

@@ -18,6 +18,9 @@ node --version
 step "guest plugins: rustup target wasm32-wasip2, plugins/build.sh"
 plugins/build.sh
 
+step "guests in C, Python and JavaScript: toolchains from apt, pip and npm; scripts/guests.sh"
+scripts/guests.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

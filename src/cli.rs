@@ -215,6 +215,8 @@ pub struct ServeArgs {
     pub plugin_memory_bytes: Option<usize>,
     #[arg(long, value_name = "BYTES", help = help("plugin_max_component_bytes"))]
     pub plugin_max_component_bytes: Option<usize>,
+    #[arg(long, value_name = "DIR", help = help("plugin_cache_dir"))]
+    pub plugin_cache_dir: Option<String>,
     #[arg(long, value_name = "N", help = help("plugin_max_tables"))]
     pub plugin_max_tables: Option<usize>,
     #[arg(long, value_name = "N", help = help("plugin_max_table_elements"))]

@@ -347,13 +347,13 @@ fn new_plugin_rejects_bad_names_and_languages() {
         "new-plugin",
         "hello",
         "--lang",
-        "python",
+        "go",
         "--dir",
         path_str(&target),
     ]);
     assert_exit(&out, 2);
     assert!(
-        stderr(&out).contains("only rust is available in this version"),
+        stderr(&out).contains("only rust, python, js, c are available in this version"),
         "{}",
         stderr(&out)
     );

@@ -169,6 +169,13 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "Largest plugin component file accepted, in bytes; larger files are refused unread.",
     ),
     (
+        "plugin_cache_dir",
+        "Folder of the on-disk cache of compiled plugins, so a restart loads big (Python, JS) \
+         components in milliseconds instead of compiling them for seconds. Entries are keyed by \
+         the component's SHA-256 and the engine's version and settings; a stale or corrupt \
+         entry is recompiled. A leading ~/ is the home folder. Empty disables the cache.",
+    ),
+    (
         "plugin_max_tables",
         "Most tables one plugin instance may create.",
     ),

@@ -113,6 +113,8 @@ pub struct Settings {
     pub plugin_memory_bytes: usize,
     /// Largest component file accepted, in bytes.
     pub plugin_max_component_bytes: usize,
+    /// Folder of the on-disk cache of compiled components (`~/` = home); empty disables it.
+    pub plugin_cache_dir: String,
     /// Most tables one plugin instance may create.
     pub plugin_max_tables: usize,
     /// Most elements one plugin table may hold.
@@ -181,6 +183,9 @@ impl Default for Settings {
             plugin_memory_bytes: 128 * 1024 * 1024,
             // The largest measured guests (Python, JS) are 12–18 MB; 64 MB leaves headroom.
             plugin_max_component_bytes: 64 * 1024 * 1024,
+            // The user's cache folder, as wasmtime and Spin do: survives restarts, not reboots'
+            // cleanups of /tmp, and is shared by every gateway the user runs.
+            plugin_cache_dir: "~/.cache/scgate".into(),
             // Components built by the usual toolchains use a handful of tables and instances.
             plugin_max_tables: 64,
             plugin_max_table_elements: 1_000_000,

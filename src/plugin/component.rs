@@ -184,7 +184,8 @@ pub fn load_bytes(
 ) -> anyhow::Result<LoadedPlugin> {
     let limits = super::limits(settings);
     let (path, bytes) = (source.path, source.bytes);
-    let component = super::engine::compile(engine, bytes)
+    let cache_dir = super::engine::cache_dir(&settings.plugin_cache_dir);
+    let (component, _) = super::engine::compile_cached(engine, bytes, cache_dir.as_deref())
         .map_err(|e| anyhow!("{} is not a valid component: {e}", path.display()))?;
     let linker = if config.wasi {
         &linkers.wasi

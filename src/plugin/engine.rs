@@ -1,9 +1,12 @@
 //! The wasmtime engine, configured once: the component model, epoch interruption for per-call
-//! CPU deadlines, and the thread that advances the epoch.
+//! CPU deadlines, the thread that advances the epoch, and compiling with an in-memory and an
+//! on-disk cache.
 
+use super::artifact_cache::{ArtifactCache, Source};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -32,8 +35,20 @@ pub fn shared_engine() -> anyhow::Result<Engine> {
 /// covering any realistic set of plugins (and a few reloads of each).
 const COMPILED_CACHE_ENTRIES: usize = 64;
 
-/// Compiles `bytes`, or returns the component compiled earlier from the same bytes.
+/// Compiles `bytes`, or returns the component compiled earlier in this process from the same
+/// bytes. No disk cache: see [`compile_cached`].
 pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    compile_cached(engine, bytes, None).map(|(component, _)| component)
+}
+
+/// Compiles `bytes`, looking first in this process's memory, then in the on-disk cache in
+/// `cache_dir` (if any: [`ArtifactCache`]), and writing what it compiles to both. Returns
+/// where the component came from (a memory hit reports [`Source::Cache`]).
+pub fn compile_cached(
+    engine: &Engine,
+    bytes: &[u8],
+    cache_dir: Option<&Path>,
+) -> wasmtime::Result<(Component, Source)> {
     type Cache = Mutex<HashMap<[u8; 32], Component>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let key: [u8; 32] = Sha256::digest(bytes).into();
@@ -45,15 +60,30 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
         .get(&key)
         .cloned();
     if let Some(component) = cached.filter(|c| Engine::same(c.engine(), engine)) {
-        return Ok(component);
+        return Ok((component, Source::Cache));
     }
-    let component = Component::new(engine, bytes)?;
+    let (component, source) = match cache_dir {
+        Some(dir) => ArtifactCache::new(dir, engine).load_or_compile(engine, &key, bytes)?,
+        None => (Component::new(engine, bytes)?, Source::Compiled),
+    };
     let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
     if cache.len() >= COMPILED_CACHE_ENTRIES {
         cache.clear();
     }
     cache.insert(key, component.clone());
-    Ok(component)
+    Ok((component, source))
+}
+
+/// The folder of the on-disk compile cache that `plugin_cache_dir` names: `None` when it is
+/// empty (disabled), a leading `~/` is the user's home (`None` without `$HOME`).
+pub fn cache_dir(setting: &str) -> Option<PathBuf> {
+    if setting.is_empty() {
+        return None;
+    }
+    match setting.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(rest)),
+        None => Some(PathBuf::from(setting)),
+    }
 }
 
 /// Pool sizes: slots are reserved address space, committed only as used. They bound the plugin
@@ -62,8 +92,10 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
 fn pool() -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(POOL_INSTANCES)
-        // Python and JS components hold several core instances, memories and tables each.
-        .total_core_instances(POOL_INSTANCES * 8)
+        // Python and JS components hold many core instances each (componentize-py and
+        // componentize-js splice interpreter, libc and glue modules): 8 per component ran out
+        // at 64 workers × 4 such plugins. A core-instance slot is a count, not reserved memory.
+        .total_core_instances(POOL_INSTANCES * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(POOL_INSTANCES * 2)
         .total_tables(POOL_INSTANCES * 8)
         .max_memories_per_module(2)
@@ -74,15 +106,17 @@ fn pool() -> PoolingAllocationConfig {
         .max_core_instance_size(16 << 20)
         .max_component_instance_size(4 << 20)
         .max_memory_size(MAX_POOLED_MEMORY_BYTES)
-        // One guest call runs at a time per worker thread; the rest is headroom.
-        .total_stacks(POOL_STACKS);
+        // An async store keeps the fiber stack of its last call for the next one, so every
+        // live plugin instance holds a stack, not only the one running.
+        .total_stacks(POOL_INSTANCES);
     pool
 }
 
 /// Component instances the pool holds: 64 workers × a few plugins, with room for replacements.
 const POOL_INSTANCES: u32 = 256;
-/// Fiber stacks in use at once: at most one guest call per worker thread (64 workers at most).
-const POOL_STACKS: u32 = 128;
+/// Core instances one component may hold, on average over the pool: the Python and JS
+/// components (12–18 MB) loaded 64 workers × 4 plugins with 16, not with 8.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// Largest linear memory a pooled instance may have; `plugin_memory_bytes` may not exceed it.
 pub const MAX_POOLED_MEMORY_BYTES: usize = 1 << 30;
 /// Largest table a pooled instance may have; `plugin_max_table_elements` applies below it.

@@ -6,7 +6,8 @@
 //! | file | owns |
 //! |---|---|
 //! | `bindings.rs` | the one `bindgen!` |
-//! | `engine.rs` | engine configuration and the epoch ticker |
+//! | `engine.rs` | engine configuration and the epoch ticker, compiling through the caches |
+//! | `artifact_cache.rs` | the on-disk cache of compiled components |
 //! | `component.rs` | reading, compiling, linking and validating one plugin |
 //! | `instance.rs` | one worker's instance: deadline, trap recovery |
 //! | `host.rs` | the host imports and what one call may hand over |
@@ -19,7 +20,9 @@
 //! | `kv.rs` | the key-value store shared by every worker |
 //! | `inspect.rs` | `scgate check-plugin` |
 //! | `scaffold.rs` | `scgate new-plugin` |
+//! | `templates.rs` | the embedded project templates, one per language |
 
+pub mod artifact_cache;
 pub mod bindings;
 mod bridge;
 pub mod component;
@@ -33,6 +36,7 @@ pub mod loader;
 pub mod registry;
 pub mod scaffold;
 pub mod status;
+pub mod templates;
 mod watch;
 
 use crate::config::Settings;

@@ -1,6 +1,7 @@
 //! `scgate new-plugin`: [`scaffold`] writes a new, buildable plugin project from the templates
 //! in `templates/`.
 
+use super::templates::verbatim;
 use anyhow::{anyhow, bail, Context};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -9,50 +10,17 @@ use std::path::{Path, PathBuf};
 // new-plugin
 
 /// The languages `new-plugin` has templates for. Adding one: a variant here, its files in
-/// `templates/LANG/`, and its arm in [`Lang::files`].
+/// `templates/LANG/`, and its arms in `templates.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Lang {
     /// Rust with wit-bindgen, built for wasm32-wasip2.
     Rust,
-}
-
-/// The scgate plugin WIT, copied into every new project so it builds on its own.
-pub const WIT: &str = include_str!("../../wit/plugin.wit");
-
-/// One file of a template: its path in the project, and its text with `{{…}}` placeholders.
-type TemplateFile = (&'static str, &'static str);
-
-const RUST_FILES: &[TemplateFile] = &[
-    (
-        "Cargo.toml",
-        include_str!("../../templates/rust/Cargo.toml.tmpl"),
-    ),
-    (
-        "src/lib.rs",
-        include_str!("../../templates/rust/src/lib.rs.tmpl"),
-    ),
-    (
-        "README.md",
-        include_str!("../../templates/rust/README.md.tmpl"),
-    ),
-    (
-        ".cargo/config.toml",
-        include_str!("../../templates/rust/.cargo/config.toml.tmpl"),
-    ),
-    (
-        ".gitignore",
-        include_str!("../../templates/rust/gitignore.tmpl"),
-    ),
-    ("wit/plugin.wit", WIT),
-];
-
-impl Lang {
-    /// The template's files.
-    fn files(self) -> &'static [TemplateFile] {
-        match self {
-            Lang::Rust => RUST_FILES,
-        }
-    }
+    /// Python, built with componentize-py.
+    Python,
+    /// JavaScript, built with componentize-js.
+    Js,
+    /// C, built with clang and wasi-libc, linked by wasm-component-ld.
+    C,
 }
 
 /// What a new plugin project is called and holds.
@@ -83,6 +51,7 @@ impl Scaffold {
                 .dir
                 .join("target/wasm32-wasip2/release")
                 .join(format!("{}.wasm", self.crate_name())),
+            Lang::Python | Lang::Js | Lang::C => self.dir.join(format!("{}.wasm", self.name)),
         }
     }
 }
@@ -218,15 +187,33 @@ pub fn scaffold(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<Scaffold> 
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let text = if file.ends_with(".wit") {
+        let text = if verbatim(file) {
             text.to_owned()
         } else {
             render(text, &scaffold)
         };
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        if file.ends_with(".sh") {
+            make_executable(&path)?;
+        }
         scaffold.files.push(file);
     }
     Ok(scaffold)
+}
+
+/// Sets the executable bits of a script the project's README says to run.
+fn make_executable(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut permissions = std::fs::metadata(path)?.permissions();
+        permissions.set_mode(permissions.mode() | 0o111);
+        std::fs::set_permissions(path, permissions)
+            .with_context(|| format!("cannot make {} executable", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// A path for a shell command line: quoted when it holds anything but safe characters.
@@ -245,29 +232,40 @@ fn shell(path: &Path) -> String {
 
 impl fmt::Display for Scaffold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dir = self.dir.display();
-        writeln!(f, "created {dir}: an scgate plugin in Rust (world handler-plugin) that answers the event `{}`", self.event)?;
+        let (dir, lang) = (self.dir.display(), self.lang);
+        let world = "world handler-plugin";
+        writeln!(
+            f,
+            "created {dir}: an scgate plugin in {} ({world}) that answers the event `{}`",
+            lang.title(),
+            self.event
+        )?;
         for file in &self.files {
             writeln!(f, "  {}", self.dir.join(file).display())?;
         }
         let output = self.output();
+        let wasi = if lang.needs_wasi() { " --wasi" } else { "" };
         writeln!(f)?;
         writeln!(f, "next steps:")?;
-        writeln!(f, "  rustup target add wasm32-wasip2           # once")?;
-        writeln!(f, "  (cd {} && cargo build --release)", shell(&self.dir))?;
+        writeln!(f, "  cd {}", shell(&self.dir))?;
+        for step in lang.build_steps() {
+            writeln!(f, "  {step}")?;
+        }
         writeln!(f, "  # the component: {}", output.display())?;
-        writeln!(f, "  scgate check-plugin {} --wasi", shell(&output))?;
+        writeln!(f, "  scgate check-plugin {}{wasi}", shell(&output))?;
         writeln!(f)?;
         writeln!(f, "then add to scgate.toml:")?;
         writeln!(f)?;
         writeln!(f, "  [plugins.{}]", self.name)?;
         writeln!(f, "  file = {:?}", output.display().to_string())?;
-        writeln!(f, "  wasi = true")?;
+        if lang.needs_wasi() {
+            writeln!(f, "  wasi = true")?;
+        }
         writeln!(f)?;
         writeln!(
             f,
             "and run `scgate serve`. Edit {} to write your logic.",
-            self.dir.join("src/lib.rs").display()
+            self.dir.join(lang.source()).display()
         )
     }
 }
@@ -308,8 +306,11 @@ mod tests {
             dir: PathBuf::from("plugins/chat-rooms"),
             files: Vec::new(),
         };
-        for &(file, text) in Lang::Rust.files() {
-            if file.ends_with(".wit") {
+        for &(file, text) in [Lang::Rust, Lang::Python, Lang::Js, Lang::C]
+            .iter()
+            .flat_map(|lang| lang.files())
+        {
+            if verbatim(file) {
                 continue;
             }
             let out = render(text, &scaffold);
