@@ -175,7 +175,7 @@ async fn replacing_a_plugin_50_times_under_load_fails_no_request() {
     // (b'a' or b'b'); any error reply or missing reply fails the test. Paced rather than back to
     // back: a steady load, not a saturated one, so the switch time measures the reload rather
     // than the queue in front of a debug build sharing two cores with its own load generator.
-    const PACE: Duration = Duration::from_millis(10);
+    const PACE: Duration = Duration::from_millis(25);
     let stop = Arc::new(AtomicBool::new(false));
     let seen: Arc<Vec<AtomicU8>> = Arc::new((0..SOCKETS).map(|_| AtomicU8::new(0)).collect());
     let answered = Arc::new(AtomicU64::new(0));
@@ -200,6 +200,8 @@ async fn replacing_a_plugin_50_times_under_load_fails_no_request() {
         "the load sockets did not all start"
     );
 
+    let load_started = Instant::now();
+    let answered_before = answered.load(Relaxed);
     let mut switch_times = Vec::with_capacity(REPLACEMENTS);
     for round in 0..REPLACEMENTS {
         let (bytes, want) = if round % 2 == 0 {
@@ -234,9 +236,10 @@ async fn replacing_a_plugin_50_times_under_load_fails_no_request() {
         switch_times[REPLACEMENTS / 2],
         switch_times[REPLACEMENTS - 1],
     );
+    let rate =
+        (answered.load(Relaxed) - answered_before) as f64 / load_started.elapsed().as_secs_f64();
     println!(
-        "{REPLACEMENTS} replacements under {SOCKETS} sockets, {} answers: write → every socket on the new version: median {median:?}, max {max:?}",
-        answered.load(Relaxed)
+        "{REPLACEMENTS} replacements under {SOCKETS} sockets ({rate:.0} answers/s): write → every socket on the new version: median {median:?}, max {max:?}"
     );
     assert!(
         max <= SWITCH_WITHIN,

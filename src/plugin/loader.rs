@@ -133,6 +133,13 @@ impl Loader {
         self.sync(None, true)
     }
 
+    /// Brings every plugin in line with its file (those unchanged are skipped).
+    pub fn rescan(&mut self) {
+        if let Err(err) = self.sync(None, false) {
+            tracing::error!("plugins not reloaded: {err:#}");
+        }
+    }
+
     /// After file events on `touched` (absolute paths): loads new plugins, reloads those whose
     /// file was touched, unloads those whose file is gone.
     pub fn files_changed(&mut self, touched: &HashSet<PathBuf>) {

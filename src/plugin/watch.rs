@@ -41,10 +41,11 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Starts the thread; with `files`, it watches the plugin folders for changes.
-    pub fn spawn(loader: Loader, files: bool) -> anyhow::Result<Watcher> {
+    /// Starts the thread; with `files`, it watches the plugin folders for changes. The folders
+    /// are watched before this returns, so any change made after it is seen.
+    pub fn spawn(mut loader: Loader, files: bool) -> anyhow::Result<Watcher> {
         let (tx, rx) = mpsc::channel();
-        let fs = if files {
+        let mut fs = if files {
             let events = tx.clone();
             let watcher = notify::recommended_watcher(move |event| {
                 let _ = events.send(Message::Fs(event));
@@ -54,9 +55,16 @@ impl Watcher {
         } else {
             None
         };
+        let mut watched = Vec::new();
+        if let Some(fs) = fs.as_mut() {
+            rewatch(fs, &mut watched, loader.watched_dirs());
+            // A change between the start-up load and the watch is caught here (unchanged
+            // plugins are skipped by their fingerprint).
+            loader.rescan();
+        }
         let thread = std::thread::Builder::new()
             .name("scgate-plugins".into())
-            .spawn(move || run(loader, fs, rx))
+            .spawn(move || run(loader, fs, watched, rx))
             .context("cannot start the plugin watcher thread")?;
         Ok(Watcher {
             tx,
@@ -99,12 +107,9 @@ pub(super) fn changes_content(kind: &EventKind) -> bool {
 fn run(
     mut loader: Loader,
     mut fs: Option<notify::RecommendedWatcher>,
+    mut watched: Vec<PathBuf>,
     rx: mpsc::Receiver<Message>,
 ) {
-    let mut watched = Vec::new();
-    if let Some(fs) = fs.as_mut() {
-        rewatch(fs, &mut watched, loader.watched_dirs());
-    }
     // Each touched path and when it was last touched.
     let mut pending: HashMap<PathBuf, Instant> = HashMap::new();
     loop {
@@ -115,6 +120,7 @@ fn run(
         };
         match message {
             Ok(Message::Fs(Ok(event))) if changes_content(&event.kind) => {
+                tracing::trace!(kind = ?event.kind, paths = ?event.paths, "file event");
                 let now = Instant::now();
                 for path in event.paths {
                     pending.insert(path, now);
@@ -140,6 +146,7 @@ fn run(
             .map(|(path, _)| path.clone())
             .collect();
         if !due.is_empty() {
+            tracing::trace!(paths = ?due, "quiet for {DEBOUNCE:?}: syncing");
             pending.retain(|path, _| !due.contains(path));
             loader.files_changed(&due);
         }
