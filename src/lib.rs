@@ -16,6 +16,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 mod connection;
+pub mod date;
 pub mod gateway;
 pub mod hooks;
 mod http;

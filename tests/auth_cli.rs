@@ -1,6 +1,8 @@
 //! Auth settings at start-up, through the real `scgate serve`: bad keys stop it with exit code 2
 //! and a message naming the setting; no key at all starts it with a warning.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 
@@ -8,17 +10,8 @@ use std::process::{Command, Output, Stdio};
 /// `SCGATE_*` variables from the test's environment.
 fn serve(extra: &[&str], env: &[(&str, &str)]) -> Command {
     let dir = std::env::temp_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_scgate"));
+    let mut cmd = common::serve_command();
     cmd.current_dir(dir)
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--public-dir",
-            "",
-        ])
         .args(["--plugins-dir", "", "--workers", "1"])
         .args(extra);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("SCGATE_")) {

@@ -466,22 +466,12 @@ impl Process {
         env: &[(&str, &Path)],
         prepare: impl FnOnce(&Path),
     ) -> Process {
-        use std::io::BufRead;
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         std::fs::write(dir.path().join("scgate.toml"), config).unwrap();
         let log = std::fs::File::create(dir.path().join("scgate.log")).unwrap();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scgate"));
+        let mut command = common::serve_command();
         command
-            .args([
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--public-dir",
-                "",
-            ])
             .args(["--workers", "2", "--log", "scgate=info"])
             .args(extra)
             .current_dir(dir.path())
@@ -492,17 +482,7 @@ impl Process {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("spawn scgate");
-        let stdout = child.stdout.take().unwrap();
-        let line = std::io::BufReader::new(stdout)
-            .lines()
-            .next()
-            .expect("no READY line")
-            .unwrap();
-        let addr = line
-            .strip_prefix("scgate READY listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .unwrap();
+        let addr = common::ready_addr(child.stdout.take().unwrap());
         Process { child, addr, dir }
     }
 

@@ -4,38 +4,20 @@
 mod common;
 
 use common::Client;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Starts `scgate serve` on a free port and waits for its READY line.
 fn spawn(extra: &[&str]) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scgate"))
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--public-dir",
-            "",
-            "--workers",
-            "2",
-        ])
+    let mut child = common::serve_command()
+        .args(["--workers", "2"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn scgate");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().expect("no READY line").unwrap();
-    let addr = line
-        .strip_prefix("scgate READY listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = common::ready_addr(child.stdout.take().unwrap());
     (child, addr)
 }
 

@@ -3,7 +3,6 @@
 //! SocketCluster servers sharing the key; RS256 or ES256 with key files as options. The
 //! algorithm is fixed per gateway.
 
-mod date;
 pub mod keys;
 mod verify;
 

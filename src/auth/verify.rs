@@ -3,8 +3,8 @@
 //! one not yet valid `AuthTokenNotBeforeError` with `date` (not a "bad" token: the client keeps
 //! it), anything else `AuthTokenInvalidError`. Messages are those of Node's `jsonwebtoken`.
 
-use super::date::iso_utc;
 use super::keys::KeyPair;
+use crate::date::iso_utc;
 use crate::protocol::ErrorObject;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

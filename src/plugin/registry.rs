@@ -8,6 +8,7 @@
 
 use super::component::{LoadedPlugin, PluginConfig, PluginStats};
 use super::host::Limits;
+use crate::date::iso_system_time;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -207,7 +208,7 @@ impl Registry {
                     "file": e.path.display().to_string(),
                     "state": state,
                     "version": live.map(|p| p.version.clone()),
-                    "live_since": e.live_since.map(utc),
+                    "live_since": e.live_since.map(iso_system_time),
                     "loads": e.loads,
                     "failed_loads": e.failed_loads,
                     "events": live.map(|p| p.registration.events.clone()).unwrap_or_default(),
@@ -218,60 +219,12 @@ impl Registry {
                     "calls": e.stats.calls.load(Ordering::Relaxed),
                     "errors": e.stats.errors.load(Ordering::Relaxed),
                     "last_error": e.last_error.as_ref().map(|(at, message)| json!({
-                        "at": utc(*at),
+                        "at": iso_system_time(*at),
                         "message": message,
                     })),
                 })
             })
             .collect();
         json!({ "generation": self.generation(), "plugins": plugins })
-    }
-}
-
-/// `time` as an RFC 3339 UTC timestamp with milliseconds (`2026-11-27T04:10:32.123Z`).
-pub fn utc(time: SystemTime) -> String {
-    let since = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn utc_formats_known_instants() {
-        let at = |secs: u64, ms: u64| {
-            utc(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms))
-        };
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_795_752_632, 123), "2026-11-27T04:10:32.123Z");
     }
 }

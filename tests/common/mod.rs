@@ -244,3 +244,33 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     }
     check()
 }
+
+/// `scgate serve` (the real binary) on a free loopback port without static files: what every
+/// test of the binary starts from.
+pub fn serve_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scgate"));
+    command.args([
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--public-dir",
+        "",
+    ]);
+    command
+}
+
+/// The address in the READY line a started `scgate serve` prints first on stdout.
+pub fn ready_addr(stdout: std::process::ChildStdout) -> SocketAddr {
+    use std::io::BufRead;
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("no READY line")
+        .expect("read stdout");
+    line.strip_prefix("scgate READY listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("an address")
+}

@@ -1,6 +1,6 @@
 //! ISO 8601 timestamps as JavaScript's `Date#toJSON` writes them (`2026-11-24T23:38:45.000Z`):
 //! SocketCluster sends the `expiry` of `AuthTokenExpiredError` and the `date` of
-//! `AuthTokenNotBeforeError` in this form.
+//! `AuthTokenNotBeforeError` in this form, and the plugin status report uses it too.
 
 /// Milliseconds in a day.
 const DAY_MS: i64 = 86_400_000;
@@ -17,6 +17,14 @@ pub fn iso_utc(epoch_s: f64) -> String {
         secs / 60 % 60,
         secs % 60
     )
+}
+
+/// A `SystemTime` (to the millisecond) as UTC; the epoch for times before it.
+pub fn iso_system_time(time: std::time::SystemTime) -> String {
+    let since = time
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    iso_utc(since.as_millis() as f64 / 1000.0)
 }
 
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
@@ -44,5 +52,7 @@ mod tests {
         assert_eq!(iso_utc(1_795_563_413.0), "2026-11-24T23:36:53.000Z");
         assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_utc(951_782_400.5), "2000-02-29T00:00:00.500Z");
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_795_752_632_123);
+        assert_eq!(iso_system_time(at), "2026-11-27T04:10:32.123Z");
     }
 }
