@@ -1429,8 +1429,7 @@ async fn a_reply_over_the_message_limit_is_an_error_and_the_socket_stays_usable(
 
 #[tokio::test]
 async fn a_slow_call_under_the_deadline_acks_normally() {
-    // 50 ms of wall time under a 250 ms deadline (epochs count wall time, so leave room for a
-    // busy machine).
+    // 50 ms of busy-waiting under a 250 ms CPU deadline (room for a slow debug build).
     let gw = misbehave(Settings {
         plugin_deadline_ms: 250,
         ..one_worker()

@@ -63,10 +63,6 @@ impl Live {
         std::fs::write(dir.path().join("versioned.wasm"), fixture("versioned-a")).unwrap();
         let mut settings = Settings {
             workers,
-            // The deadline is wall-clock time: under the load test, on two cores shared with
-            // the test's own clients, a call can be descheduled past 100 ms. Deadlines have
-            // their own tests (tests/plugins.rs); here they would only add noise.
-            plugin_deadline_ms: 1_000,
             ping_timeout_ms: 60_000,
             shutdown_grace_ms: 100,
             ..settings()

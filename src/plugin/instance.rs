@@ -4,7 +4,8 @@
 
 use super::bindings::{handler, lifecycle, middleware};
 use super::component::{wt, LoadedPlugin, Registration};
-use super::engine::{run_until, ticks};
+use super::cpu_deadline::CpuDeadline;
+use super::engine::run_until;
 use super::host::HostState;
 use crate::hooks::Actions;
 use crate::metrics::{Metrics, PLUGIN_CALLS, PLUGIN_FAILURES};
@@ -15,6 +16,7 @@ use wasmtime::{Store, Trap};
 /// A started instance: its store and the roles it exports.
 pub struct Live {
     pub store: Store<HostState>,
+    deadline: CpuDeadline,
     pub handler: Option<handler::Guest>,
     pub middleware: Option<middleware::Guest>,
     pub lifecycle: Option<lifecycle::Guest>,
@@ -43,8 +45,7 @@ impl Live {
         let state = HostState::new(plugin.name.clone(), &plugin.limits, plugin.kv.clone());
         let mut store = Store::new(plugin.pre.component().engine(), state);
         store.limiter(|s| s.limiter());
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(ticks(plugin.limits.deadline_ms));
+        let deadline = CpuDeadline::install(&mut store, plugin.limits.deadline_ms);
         let instance = plugin.pre.instantiate_async(&mut store).await.map_err(wt)?;
         let handler = plugin
             .handler
@@ -73,7 +74,7 @@ impl Live {
                 .events;
         }
         if let Some(middleware) = &middleware {
-            store.set_epoch_deadline(ticks(plugin.limits.deadline_ms));
+            deadline.arm(&mut store);
             let result = middleware.call_init(&mut store, config).await.map_err(wt)?;
             registration.stages = result.map_err(|e| anyhow::anyhow!("middleware init: {e}"))?;
         }
@@ -83,6 +84,7 @@ impl Live {
         }
         Ok(Live {
             store,
+            deadline,
             handler,
             middleware,
             lifecycle,
@@ -126,8 +128,7 @@ impl PluginInstance {
         let Some(live) = self.live.as_mut() else {
             return Err("not running".into());
         };
-        live.store
-            .set_epoch_deadline(ticks(self.plugin.limits.deadline_ms));
+        live.deadline.arm(&mut live.store);
         live.store.data_mut().begin_call(caller.cloned());
         let budget = budget(&self.plugin);
         Metrics::inc(&PLUGIN_CALLS);

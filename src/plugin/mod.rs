@@ -9,6 +9,7 @@
 //! | `engine.rs` | engine configuration and the epoch ticker, compiling through the caches |
 //! | `artifact_cache.rs` | the on-disk cache of compiled components |
 //! | `component.rs` | reading, compiling, linking and validating one plugin |
+//! | `cpu_deadline.rs` | a call's deadline in thread CPU time, checked at epoch ticks |
 //! | `instance.rs` | one worker's instance: deadline, trap recovery |
 //! | `host.rs` | the host imports and what one call may hand over |
 //! | `bridge.rs` | the gateway's `Hooks` served by a worker's instances, following reloads |
@@ -26,6 +27,7 @@ pub mod artifact_cache;
 pub mod bindings;
 mod bridge;
 pub mod component;
+mod cpu_deadline;
 mod dev;
 pub mod engine;
 pub mod host;
