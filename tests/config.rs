@@ -255,8 +255,8 @@ fn validation_rejects_each_rule_and_accepts_its_boundary() {
         ("workers", I(65), I(64)),
         (
             "broker",
+            S("nats://127.0.0.1:4222".into()),
             S("redis://127.0.0.1:6379".into()),
-            S("memory".into()),
         ),
     ];
     for (key, bad, good) in cases {
@@ -287,7 +287,7 @@ fn validation_reports_every_broken_rule_with_clear_text() {
     let err = settings.validate().expect_err("two broken rules");
     let text = err.to_string();
     assert!(
-        text.contains("only `memory` is available in this build"),
+        text.contains("NATS (`nats://…`) is not supported yet"),
         "{text}"
     );
     assert!(text.contains("ping_interval_ms"), "{text}");

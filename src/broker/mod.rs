@@ -1,9 +1,10 @@
 //! Brokers: the channel data shared by workers (SocketCluster's broker processes). A broker knows
 //! which workers have subscribers on each channel and carries each published frame to them.
-//! The in-process [`memory::MemoryBroker`] is the default; distributed engines implement the
-//! same [`Broker`] trait.
+//! The in-process [`memory::MemoryBroker`] is the default; [`self::redis::RedisBroker`] (`--broker
+//! redis://…`) implements the same [`Broker`] trait on Redis so several nodes act as one.
 
 pub mod memory;
+pub mod redis;
 
 use crate::protocol::encode::Frame;
 use std::future::Future;

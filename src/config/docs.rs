@@ -41,8 +41,9 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "broker",
-        "Broker backend. Allowed: \"memory\" (in-process; channels reach only this node). \
-         Only memory is available in this build.",
+        "Broker backend. Allowed: \"memory\" (in-process; channels reach only this node) or a \
+         Redis URL such as \"redis://127.0.0.1:6379\" (channels and the plugin KV shared by \
+         every node on that Redis; at-most-once). nats:// is not supported yet.",
     ),
     // Protocol and timeouts.
     (
