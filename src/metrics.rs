@@ -32,7 +32,8 @@ pub struct Metrics {
     /// Publishes refused toward the distributed engine (away, or its queue full): the
     /// publisher got an error; subscribers on this node still got the message.
     pub broker_publish_errors: AtomicU64,
-    /// Publishes queued for the engine and lost when its connection failed (at-most-once).
+    /// Publishes queued for the engine and not confirmed when its connection failed or stalled:
+    /// lost, or (after a stall) possibly still delivered once. Never delivered twice.
     pub broker_publish_lost: AtomicU64,
     /// Frames from the engine not handed to a worker whose inbox was full.
     pub broker_remote_drops: AtomicU64,
@@ -70,8 +71,14 @@ impl Metrics {
                 "broker_publish_errors",
                 self.broker_publish_errors.load(Relaxed),
             ),
-            ("broker_publish_lost", self.broker_publish_lost.load(Relaxed)),
-            ("broker_remote_drops", self.broker_remote_drops.load(Relaxed)),
+            (
+                "broker_publish_lost",
+                self.broker_publish_lost.load(Relaxed),
+            ),
+            (
+                "broker_remote_drops",
+                self.broker_remote_drops.load(Relaxed),
+            ),
             ("broker_reconnects", self.broker_reconnects.load(Relaxed)),
             ("plugin_calls", PLUGIN_CALLS.load(Relaxed)),
             ("plugin_failures", PLUGIN_FAILURES.load(Relaxed)),

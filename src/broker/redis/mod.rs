@@ -18,7 +18,7 @@ use super::{Broker, BrokerError, BrokerFuture, Delivery};
 use crate::metrics::Metrics;
 use crate::protocol::encode::Frame;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -34,6 +34,9 @@ const NODE_ID_BYTES: usize = 8;
 /// Publishes that may wait for Redis: about a second of a busy node's traffic. A stalled Redis
 /// fills it, then publishers get errors instead of memory growing.
 const QUEUE_CAPACITY: usize = 8192;
+/// Bytes of payload that may wait for Redis, whatever the message sizes: with 1 MB messages the
+/// frame count above alone would allow gigabytes.
+const QUEUE_BYTES: usize = 64 * 1024 * 1024;
 /// How long a node-first subscribe waits for Redis to confirm it, so a publish right after a
 /// subscribe reply reaches the new subscriber; past it the subscribe succeeds locally and the
 /// subscriber task keeps trying.
@@ -73,6 +76,9 @@ struct Shared {
     // "first subscriber on this node" check with the table update, so two workers subscribing
     // and unsubscribing one channel at once cannot leave it wrongly wanted or unwanted.
     wanted: Mutex<Wanted>,
+    // Payload bytes in the publish queue: added by `publish` before queueing, subtracted by the
+    // publisher task as it takes items out. Relaxed: a budget, not a synchronisation point.
+    queued_bytes: AtomicUsize,
     // Woken (one stored permit) whenever `wanted` changes; the subscriber task waits on it.
     changed: Notify,
     // The `wanted` version Redis has confirmed; written by the subscriber task only.
@@ -104,27 +110,44 @@ impl RedisBroker {
             metrics,
             connected: AtomicBool::new(false),
             subscribed: AtomicBool::new(false),
+            queued_bytes: AtomicUsize::new(0),
             wanted: Mutex::default(),
             changed: Notify::new(),
             applied: watch::Sender::new(0),
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let first = runtime
-            .block_on(publisher::connect(&client))
-            .map_err(|e| anyhow::anyhow!("cannot reach redis at {url}: {e}"))?;
-        shared.connected.store(true, Ordering::Release);
+        // The first connection is made on the broker thread (start may be called from inside
+        // an async runtime, where blocking on another is not allowed); this one-slot std
+        // channel carries its outcome back.
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let task_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("scgate-redis".into())
             .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let runtime = match runtime {
+                    Ok(runtime) => runtime,
+                    Err(err) => return drop(ready_tx.send(Err(err.to_string()))),
+                };
                 runtime.block_on(async move {
-                    let sub = subscriber::run(client.clone(), task_shared.clone(), shutdown.clone());
+                    let first = match publisher::connect(&client).await {
+                        Ok(first) => first,
+                        Err(err) => return drop(ready_tx.send(Err(err))),
+                    };
+                    task_shared.connected.store(true, Ordering::Release);
+                    let _ = ready_tx.send(Ok(()));
+                    let sub =
+                        subscriber::run(client.clone(), task_shared.clone(), shutdown.clone());
                     let publ = publisher::run(client, task_shared, queue, first, shutdown);
                     tokio::join!(sub, publ);
                 })
             })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => anyhow::bail!("cannot reach redis at {url}: {err}"),
+            Err(_) => anyhow::bail!("cannot reach redis at {url}: the broker thread stopped"),
+        }
         Ok((Arc::new(RedisBroker { shared, outbound }), thread))
     }
 
@@ -193,14 +216,25 @@ impl Broker for RedisBroker {
                     "redis is unreachable; delivered on this node only".into(),
                 ));
             }
-            self.outbound.try_send(outgoing).map_err(|err| match err {
-                mpsc::error::TrySendError::Full(_) => {
-                    Metrics::inc(&self.shared.metrics.broker_publish_errors);
-                    BrokerError::Unavailable(
-                        "redis is not keeping up (queue full); delivered on this node only".into(),
-                    )
+            let bytes = outgoing.payload.len();
+            let queued = self.shared.queued_bytes.fetch_add(bytes, Ordering::Relaxed);
+            let refused = if queued + bytes > QUEUE_BYTES {
+                Err(BrokerError::Unavailable(String::new()))
+            } else {
+                self.outbound.try_send(outgoing).map_err(|err| match err {
+                    mpsc::error::TrySendError::Full(_) => BrokerError::Unavailable(String::new()),
+                    mpsc::error::TrySendError::Closed(_) => BrokerError::Closed,
+                })
+            };
+            refused.map_err(|err| {
+                self.shared.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+                if let BrokerError::Closed = err {
+                    return err;
                 }
-                mpsc::error::TrySendError::Closed(_) => BrokerError::Closed,
+                Metrics::inc(&self.shared.metrics.broker_publish_errors);
+                BrokerError::Unavailable(
+                    "redis is not keeping up (queue full); delivered on this node only".into(),
+                )
             })
         })
     }

@@ -1,6 +1,7 @@
 //! The publisher task: drains the bounded queue of publishes and sends each batch to Redis as
 //! one pipeline (one round trip), in queue order. On a failed or timed-out round trip it counts
-//! the batch and everything still queued as lost, marks the engine away (publishers then get
+//! the batch and everything still queued as lost (unconfirmed: after a stall Redis may still
+//! run a few of them once; never twice), marks the engine away (publishers then get
 //! errors at once) and reconnects.
 
 use super::{Outgoing, Shared, RECONNECT_INTERVAL, ROUND_TRIP_TIMEOUT};
@@ -56,6 +57,8 @@ pub(super) async fn run(
             return;
         }
         let mut pipe = ::redis::pipe();
+        let bytes: usize = batch.iter().map(|item| item.payload.len()).sum();
+        shared.queued_bytes.fetch_sub(bytes, Relaxed);
         for item in batch.drain(..) {
             pipe.cmd("PUBLISH")
                 .arg(item.channel)
@@ -66,7 +69,8 @@ pub(super) async fn run(
         if let Some(reason) = failure(sent) {
             shared.connected.store(false, Release);
             let mut lost = n as u64;
-            while queue.try_recv().is_ok() {
+            while let Ok(item) = queue.try_recv() {
+                shared.queued_bytes.fetch_sub(item.payload.len(), Relaxed);
                 lost += 1;
             }
             shared.metrics.broker_publish_lost.fetch_add(lost, Relaxed);
@@ -76,9 +80,7 @@ pub(super) async fn run(
     }
 }
 
-fn failure(
-    sent: Result<::redis::RedisResult<()>, tokio::time::error::Elapsed>,
-) -> Option<String> {
+fn failure(sent: Result<::redis::RedisResult<()>, tokio::time::error::Elapsed>) -> Option<String> {
     match sent {
         Ok(Ok(())) => None,
         Ok(Err(err)) => Some(err.to_string()),

@@ -76,7 +76,10 @@ async fn reconcile(
         active.extend(add);
     }
     if !remove.is_empty() {
-        let names: Vec<String> = remove.iter().map(|c| format!("{CHANNEL_PREFIX}{c}")).collect();
+        let names: Vec<String> = remove
+            .iter()
+            .map(|c| format!("{CHANNEL_PREFIX}{c}"))
+            .collect();
         round_trip(sink.unsubscribe(names)).await?;
         for channel in &remove {
             active.remove(channel);
@@ -116,6 +119,9 @@ fn deliver(shared: &Shared, message: &Msg) {
     let frame = crate::protocol::encode::Frame::from(text.to_owned());
     let dropped = shared.local.offer(&Arc::from(channel), &frame);
     if dropped > 0 {
-        shared.metrics.broker_remote_drops.fetch_add(dropped, Relaxed);
+        shared
+            .metrics
+            .broker_remote_drops
+            .fetch_add(dropped, Relaxed);
     }
 }
