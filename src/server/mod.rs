@@ -154,13 +154,16 @@ pub fn start(
     })
 }
 
-/// The broker the `broker` setting names, and the thread that owns its engine connections.
+/// A started broker, and the thread that owns its engine connections (none in process).
+type StartedBroker = (Arc<dyn Broker>, Option<JoinHandle<()>>);
+
+/// The broker the `broker` setting names, started.
 fn start_broker(
     settings: &Settings,
     workers: usize,
     metrics: &Arc<Metrics>,
     shutdown: &CancellationToken,
-) -> anyhow::Result<(Arc<dyn Broker>, Option<JoinHandle<()>>)> {
+) -> anyhow::Result<StartedBroker> {
     let shards = settings.effective_brokers();
     match crate::config::broker_kind::parse(&settings.broker).map_err(anyhow::Error::msg)? {
         BrokerKind::Memory => Ok((Arc::new(MemoryBroker::new(shards, workers)), None)),
