@@ -1,217 +1,72 @@
-//! The Redis broker against a real redis-server: three nodes act as one, the engine carries a
-//! channel only while a node has subscribers, order holds across nodes, the plugin KV is shared
-//! and `incr` atomic, and a broker setting the build cannot serve is refused at start-up.
+//! The Redis broker against a real redis-server (one per test): the shared scenarios
+//! ([`broker_support::scenarios`]), the KV across nodes, and start-up refusals.
 
 mod broker_support;
 mod common;
 
-use broker_support::{node_settings, RedisServer};
-use common::{eventually, start, Client};
-use scgate::ServerHandle;
-use serde_json::{json, Value};
-use std::time::Duration;
-
-/// How long the engine may take to follow a subscription change (a local round trip).
-const SETTLE: Duration = Duration::from_secs(5);
-
-fn nodes(redis: &RedisServer, count: usize) -> Vec<ServerHandle> {
-    (0..count)
-        .map(|_| start(node_settings(&redis.url())))
-        .collect()
-}
+use broker_support::{node_settings, scenarios, RedisServer};
 
 #[tokio::test]
 async fn a_publish_on_any_node_reaches_every_subscriber_on_every_node_once() {
-    let redis = RedisServer::start();
-    let nodes = nodes(&redis, 3);
-    let mut clients = Vec::new();
-    for node in &nodes {
-        let (mut client, _) = Client::connected(node.local_addr()).await;
-        client.subscribe("news").await;
-        clients.push(client);
-    }
-    // A client publish on node 0, then a server-side (plugin-style) publish on node 2.
-    let reply = clients[0]
-        .invoke("#publish", json!({"channel":"news","data":"from-0"}))
+    scenarios::a_publish_on_any_node_reaches_every_subscriber_on_every_node_once::<RedisServer>()
         .await;
-    assert!(reply.get("error").is_none(), "{reply}");
-    let data = serde_json::value::RawValue::from_string("\"from-2\"".into()).unwrap();
-    nodes[2]
-        .gateway()
-        .publish("news", Some(&data))
-        .await
-        .unwrap();
-    // Two publishers: each client gets both, once each (their relative order is not defined:
-    // node 2 delivers its own publish locally while node 0's may still be on its way).
-    for client in &mut clients {
-        let mut got = vec![client.delivery().await, client.delivery().await];
-        got.sort_by_key(|(_, data)| data.to_string());
-        let news = |d: &str| ("news".to_owned(), json!(d));
-        assert_eq!(got, [news("from-0"), news("from-2")]);
-    }
-    // A node-local echo proves nothing else is queued behind (no duplicate arrived late).
-    for client in &mut clients {
-        client
-            .invoke("#publish", json!({"channel":"probe","data":1}))
-            .await;
-        assert_eq!(client.invoke("echo", json!("end")).await["data"], "end");
-    }
 }
 
 #[tokio::test]
 async fn a_node_holds_a_channel_on_the_engine_only_while_it_has_local_subscribers() {
-    let redis = RedisServer::start();
-    let nodes = nodes(&redis, 2);
-    let (mut a, _) = Client::connected(nodes[0].local_addr()).await;
-    let (mut b, _) = Client::connected(nodes[1].local_addr()).await;
-    assert!(redis.engine_channels().is_empty());
-    a.subscribe("room").await;
-    // The subscribe reply comes after Redis confirmed it: no wait needed.
-    assert_eq!(redis.engine_channels(), ["sc:ch:room"]);
-    b.subscribe("room").await;
-    let reply = a.invoke("#unsubscribe", json!("room")).await;
-    assert!(reply.get("error").is_none(), "{reply}");
-    // Node 1 still subscribes: the channel stays; a publish from node 0 reaches it.
-    a.invoke("#publish", json!({"channel":"room","data":"still"}))
-        .await;
-    assert_eq!(b.delivery().await.1, "still");
-    drop(b);
-    assert!(
-        eventually(SETTLE, || redis.engine_channels().is_empty()).await,
-        "the last subscriber left, the engine still carries {:?}",
-        redis.engine_channels()
-    );
-}
-
-/// Reads `count` deliveries on `client` and returns their data.
-async fn collect(mut client: Client, count: usize) -> Vec<Value> {
-    let mut seen = Vec::with_capacity(count);
-    while seen.len() < count {
-        seen.push(client.delivery().await.1);
-    }
-    seen
+    scenarios::a_node_holds_a_channel_on_the_engine_only_while_it_has_local_subscribers::<
+        RedisServer,
+    >()
+    .await;
 }
 
 #[tokio::test]
 async fn ten_thousand_messages_arrive_in_publisher_order_on_other_nodes() {
-    const MESSAGES: usize = 10_000;
-    // Publishes in windows of this many, each closed by an acked one, so the test client never
-    // outruns the subscribers' outbound queues (a slow-consumer policy matter, not the broker's).
-    const WINDOW: usize = 500;
-    let redis = RedisServer::start();
-    let nodes = nodes(&redis, 3);
-    let mut readers = Vec::new();
-    for node in &nodes[1..] {
-        let (mut client, _) = Client::connected(node.local_addr()).await;
-        client.subscribe("seq").await;
-        readers.push(tokio::spawn(collect(client, MESSAGES)));
-    }
-    let (mut publisher, _) = Client::connected(nodes[0].local_addr()).await;
-    for i in 0..MESSAGES {
-        let frame = json!({"event":"#publish","data":{"channel":"seq","data":i}});
-        if (i + 1) % WINDOW == 0 {
-            let cid = publisher.cid();
-            let mut frame = frame;
-            frame["cid"] = json!(cid);
-            publisher.send_json(frame).await;
-            let reply = publisher.reply_to(cid).await;
-            assert!(reply.get("error").is_none(), "{reply}");
-        } else {
-            publisher.send_json(frame).await;
-        }
-    }
-    for reader in readers {
-        let seen = tokio::time::timeout(Duration::from_secs(60), reader)
-            .await
-            .expect("all messages in time")
-            .unwrap();
-        let expected: Vec<Value> = (0..MESSAGES).map(|i| json!(i)).collect();
-        assert!(seen == expected, "out of order or missing");
-    }
-    let metrics = nodes[0].gateway().metrics().snapshot();
-    assert!(
-        metrics.contains(&("broker_publish_errors", 0)),
-        "{metrics:?}"
-    );
+    scenarios::ten_thousand_messages_arrive_in_publisher_order_on_other_nodes::<RedisServer>()
+        .await;
 }
 
 #[test]
 fn the_plugin_kv_is_shared_across_nodes_and_incr_is_atomic() {
-    use scgate::plugin::kv::Kv;
-    const NODES: usize = 3;
-    const THREADS: usize = 4;
-    const INCRS: usize = 250;
-    let redis = RedisServer::start();
-    let stores: Vec<Kv> = (0..NODES)
-        .map(|_| Kv::for_broker(&redis.url()).unwrap())
-        .collect();
-    stores[0].set("greeting", "hi".into()).unwrap();
-    assert_eq!(stores[2].get("greeting").unwrap().as_deref(), Some("hi"));
-    assert!(stores[1].delete("greeting").unwrap());
-    assert_eq!(stores[0].get("greeting").unwrap(), None);
-    assert!(matches!(
-        {
-            stores[1].set("s", "x".into()).unwrap();
-            stores[2].incr("s", 1)
-        },
-        Err(scgate::plugin::kv::KvError::NotAnInteger(_))
-    ));
-    // Every node's threads increment one counter at once: no update is lost, no value repeats.
-    let mut values: Vec<i64> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..NODES * THREADS)
-            .map(|t| {
-                let store = &stores[t % NODES];
-                scope.spawn(move || {
-                    (0..INCRS)
-                        .map(|_| store.incr("hits", 1).unwrap())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-    values.sort_unstable();
-    let total = (NODES * THREADS * INCRS) as i64;
-    assert_eq!(values, (1..=total).collect::<Vec<_>>());
-    assert_eq!(stores[1].get("hits").unwrap(), Some(total.to_string()));
+    scenarios::the_plugin_kv_is_shared_across_nodes_and_incr_is_atomic::<RedisServer>();
 }
 
 #[test]
 fn a_broker_this_build_cannot_serve_is_refused_at_start_up() {
-    let nats = scgate::config::Settings {
-        broker: "nats://127.0.0.1:4222".into(),
+    let kafka = scgate::config::Settings {
+        broker: "kafka://127.0.0.1:9092".into(),
         ..common::settings()
     };
-    let err = nats.validate().unwrap_err().to_string();
-    assert!(err.contains("not supported yet"), "{err}");
+    let err = kafka.validate().unwrap_err().to_string();
+    assert!(err.contains("a nats:// URL"), "{err}");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let err = scgate::start(nats, listener, common::test_hooks()).err();
-    assert!(format!("{err:?}").contains("not supported yet"), "{err:?}");
+    let err = scgate::start(kafka, listener, common::test_hooks()).err();
+    assert!(format!("{err:?}").contains("a nats:// URL"), "{err:?}");
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_scgate"))
-        .args(["serve", "--port", "0", "--broker", "nats://127.0.0.1:4222"])
+        .args(["serve", "--port", "0", "--broker", "kafka://127.0.0.1:9092"])
         .output()
         .unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not supported yet"), "{stderr}");
+    assert!(stderr.contains("broker"), "{stderr}");
+}
+
+/// A `--broker` URL on a port where nothing listens.
+fn dead_url(scheme: &str) -> String {
+    let port = broker_support::free_port();
+    format!("{scheme}://127.0.0.1:{port}")
 }
 
 #[test]
-fn an_unreachable_redis_fails_start_up_with_its_address() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("redis://127.0.0.1:{port}");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let err = scgate::start(node_settings(&url), listener, common::test_hooks()).err();
-    let text = format!("{err:?}");
-    assert!(
-        text.contains("cannot reach redis") && text.contains(&url),
-        "{text}"
-    );
+fn an_unreachable_engine_fails_start_up_with_its_address() {
+    for (scheme, name) in [("redis", "redis"), ("nats", "nats")] {
+        let url = dead_url(scheme);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let err = scgate::start(node_settings(&url), listener, common::test_hooks()).err();
+        let text = format!("{err:?}");
+        assert!(
+            text.contains(&format!("cannot reach {name} at {url}")),
+            "{text}"
+        );
+    }
 }

@@ -1,9 +1,12 @@
 //! Brokers: the channel data shared by workers (SocketCluster's broker processes). A broker knows
 //! which workers have subscribers on each channel and carries each published frame to them.
-//! The in-process [`memory::MemoryBroker`] is the default; [`self::redis::RedisBroker`] (`--broker
-//! redis://…`) implements the same [`Broker`] trait on Redis so several nodes act as one.
+//! The in-process [`memory::MemoryBroker`] is the default; [`engine::EngineBroker`] implements the
+//! same [`Broker`] trait on Redis (`--broker redis://…`, [`self::redis`]) or NATS (`--broker
+//! nats://…`, [`self::nats`]) so several nodes act as one.
 
+pub mod engine;
 pub mod memory;
+pub mod nats;
 pub mod redis;
 
 use crate::protocol::encode::Frame;

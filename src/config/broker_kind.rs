@@ -7,6 +7,8 @@ pub enum BrokerKind {
     Memory,
     /// Redis pub/sub and keys, at this `redis://` (or `rediss://`, `unix://`) URL.
     Redis(String),
+    /// Core NATS pub/sub and a JetStream key-value bucket, at this `nats://` URL.
+    Nats(String),
 }
 
 /// Reads the `broker` setting, or says why it is not valid.
@@ -15,10 +17,7 @@ pub fn parse(value: &str) -> Result<BrokerKind, String> {
         return Ok(BrokerKind::Memory);
     }
     if value.starts_with("nats://") {
-        return Err(format!(
-            "NATS (`nats://…`) is not supported yet in this build; use \"memory\" or a \
-             redis:// URL, got {value:?}"
-        ));
+        return Ok(BrokerKind::Nats(value.to_owned()));
     }
     let redis = ["redis://", "rediss://", "unix://", "redis+unix://"];
     if redis.iter().any(|scheme| value.starts_with(scheme)) {
@@ -28,7 +27,7 @@ pub fn parse(value: &str) -> Result<BrokerKind, String> {
         };
     }
     Err(format!(
-        "must be \"memory\" or a redis:// URL (NATS is not supported yet), got {value:?}"
+        "must be \"memory\", a redis:// URL or a nats:// URL, got {value:?}"
     ))
 }
 
@@ -41,9 +40,8 @@ mod tests {
         assert_eq!(parse("memory"), Ok(BrokerKind::Memory));
         let url = "redis://127.0.0.1:6379";
         assert_eq!(parse(url), Ok(BrokerKind::Redis(url.into())));
-        assert!(parse("nats://127.0.0.1:4222")
-            .unwrap_err()
-            .contains("not supported yet"));
+        let nats = "nats://127.0.0.1:4222";
+        assert_eq!(parse(nats), Ok(BrokerKind::Nats(nats.into())));
         assert!(parse("kafka://x").is_err());
     }
 }

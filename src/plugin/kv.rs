@@ -1,8 +1,10 @@
 //! The key-value store plugins share across all workers (`kv-get`, `kv-set`, `kv-delete`,
-//! `kv-incr`), sharded by key so workers rarely contend. With `--broker redis://…` the keys live
-//! on Redis instead, shared by every node ([`RedisKv`]); the limits are checked here either way.
+//! `kv-incr`), sharded by key so workers rarely contend. With `--broker redis://…` or `nats://…`
+//! the keys live on that engine instead, shared by every node ([`RedisKv`], [`NatsKv`]); the
+//! limits are checked here either way.
 
 use crate::broker::memory::shard_index;
+use crate::broker::nats::kv::{KvFailure, NatsKv};
 use crate::broker::redis::kv::RedisKv;
 use crate::config::BrokerKind;
 use std::collections::HashMap;
@@ -35,6 +37,21 @@ pub enum KvError {
     Unavailable(String),
 }
 
+/// Sorts a NATS failure into the error a plugin sees.
+fn nats_error(key: &str, err: KvFailure) -> KvError {
+    match err {
+        KvFailure::NotAnInteger => KvError::NotAnInteger(key.to_owned()),
+        KvFailure::Overflow => KvError::Overflow,
+        KvFailure::Unavailable(text) => KvError::Unavailable(text),
+    }
+}
+
+/// Where the keys live when a distributed broker is configured.
+enum Engine {
+    Redis(RedisKv),
+    Nats(NatsKv),
+}
+
 /// Sorts a Redis failure into the error a plugin sees.
 fn engine_error(key: &str, err: ::redis::RedisError) -> KvError {
     let text = err.to_string();
@@ -52,7 +69,7 @@ pub struct Kv {
     // Each std Mutex guards one shard's map for a lookup or update only, never across an await.
     shards: Box<[Mutex<HashMap<String, String>>]>,
     // Where the keys live when a distributed broker is configured; the shards are then unused.
-    engine: Option<RedisKv>,
+    engine: Option<Engine>,
 }
 
 impl Default for Kv {
@@ -70,7 +87,11 @@ impl Kv {
         match crate::config::broker_kind::parse(broker).map_err(anyhow::Error::msg)? {
             BrokerKind::Memory => Ok(Kv::default()),
             BrokerKind::Redis(url) => Ok(Kv {
-                engine: Some(RedisKv::new(&url)?),
+                engine: Some(Engine::Redis(RedisKv::new(&url)?)),
+                ..Kv::default()
+            }),
+            BrokerKind::Nats(url) => Ok(Kv {
+                engine: Some(Engine::Nats(NatsKv::new(&url)?)),
                 ..Kv::default()
             }),
         }
@@ -95,7 +116,10 @@ impl Kv {
     pub fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         if let Some(engine) = &self.engine {
             Self::checked_key(key)?;
-            return engine.get(key).map_err(|e| engine_error(key, e));
+            return match engine {
+                Engine::Redis(engine) => engine.get(key).map_err(|e| engine_error(key, e)),
+                Engine::Nats(engine) => engine.get(key).map_err(|e| nats_error(key, e)),
+            };
         }
         Ok(self.shard(key)?.get(key).cloned())
     }
@@ -106,7 +130,10 @@ impl Kv {
         }
         if let Some(engine) = &self.engine {
             Self::checked_key(key)?;
-            return engine.set(key, &value).map_err(|e| engine_error(key, e));
+            return match engine {
+                Engine::Redis(engine) => engine.set(key, &value).map_err(|e| engine_error(key, e)),
+                Engine::Nats(engine) => engine.set(key, value).map_err(|e| nats_error(key, e)),
+            };
         }
         let mut shard = self.shard(key)?;
         if shard.len() >= MAX_KEYS_PER_SHARD && !shard.contains_key(key) {
@@ -119,7 +146,10 @@ impl Kv {
     pub fn delete(&self, key: &str) -> Result<bool, KvError> {
         if let Some(engine) = &self.engine {
             Self::checked_key(key)?;
-            return engine.delete(key).map_err(|e| engine_error(key, e));
+            return match engine {
+                Engine::Redis(engine) => engine.delete(key).map_err(|e| engine_error(key, e)),
+                Engine::Nats(engine) => engine.delete(key).map_err(|e| nats_error(key, e)),
+            };
         }
         Ok(self.shard(key)?.remove(key).is_some())
     }
@@ -129,7 +159,10 @@ impl Kv {
     pub fn incr(&self, key: &str, by: i64) -> Result<i64, KvError> {
         if let Some(engine) = &self.engine {
             Self::checked_key(key)?;
-            return engine.incr(key, by).map_err(|e| engine_error(key, e));
+            return match engine {
+                Engine::Redis(engine) => engine.incr(key, by).map_err(|e| engine_error(key, e)),
+                Engine::Nats(engine) => engine.incr(key, by).map_err(|e| nats_error(key, e)),
+            };
         }
         let mut shard = self.shard(key)?;
         let current = match shard.get(key) {

@@ -6,7 +6,6 @@ mod signals;
 
 use crate::auth::Signer;
 use crate::broker::memory::MemoryBroker;
-use crate::broker::redis::RedisBroker;
 use crate::broker::Broker;
 use crate::config::{BrokerKind, Settings};
 use crate::gateway::Gateway;
@@ -168,9 +167,24 @@ fn start_broker(
     match crate::config::broker_kind::parse(&settings.broker).map_err(anyhow::Error::msg)? {
         BrokerKind::Memory => Ok((Arc::new(MemoryBroker::new(shards, workers)), None)),
         BrokerKind::Redis(url) => {
-            let (broker, thread) =
-                RedisBroker::start(&url, shards, workers, metrics.clone(), shutdown.clone())?;
-            Ok((broker, Some(thread)))
+            let started = crate::broker::redis::start(
+                &url,
+                shards,
+                workers,
+                metrics.clone(),
+                shutdown.clone(),
+            )?;
+            Ok((started.0, Some(started.1)))
+        }
+        BrokerKind::Nats(url) => {
+            let started = crate::broker::nats::start(
+                &url,
+                shards,
+                workers,
+                metrics.clone(),
+                shutdown.clone(),
+            )?;
+            Ok((started.0, Some(started.1)))
         }
     }
 }

@@ -1,6 +1,50 @@
-//! Test support for the distributed brokers: a real `redis-server` per test on a free port,
-//! which a test can kill (-9), restart on the same port, pause (SIGSTOP) and resume.
+//! Test support for the distributed brokers: a real `redis-server` or `nats-server` per test on
+//! a free port, which a test can kill (-9), restart on the same port, pause (SIGSTOP) and resume;
+//! and the scenarios both engines must pass ([`scenarios`]).
 #![allow(dead_code)]
+
+pub mod faults;
+pub mod nats;
+pub mod scenarios;
+
+/// An engine server process a test owns.
+pub trait Engine: Send + Sync {
+    /// Starts a fresh server on a free port.
+    fn start() -> Self
+    where
+        Self: Sized;
+    /// The `--broker` URL of this server.
+    fn url(&self) -> String;
+    /// SIGKILL.
+    fn kill(&mut self);
+    /// Starts the process again on the same port.
+    fn restart(&mut self);
+    /// SIGSTOP (`true`) or SIGCONT (`false`).
+    fn pause(&self, stop: bool);
+    /// The scgate channels the engine has subscribers for, sorted.
+    fn engine_channels(&self) -> Vec<String>;
+}
+
+impl Engine for RedisServer {
+    fn start() -> Self {
+        RedisServer::start()
+    }
+    fn url(&self) -> String {
+        RedisServer::url(self)
+    }
+    fn kill(&mut self) {
+        RedisServer::kill(self)
+    }
+    fn restart(&mut self) {
+        RedisServer::restart(self)
+    }
+    fn pause(&self, stop: bool) {
+        RedisServer::pause(self, stop)
+    }
+    fn engine_channels(&self) -> Vec<String> {
+        RedisServer::engine_channels(self)
+    }
+}
 
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -16,7 +60,7 @@ pub struct RedisServer {
 }
 
 /// A port that was free a moment ago (bind port 0, read it, release it).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
@@ -47,11 +91,7 @@ impl RedisServer {
             .spawn()
             .expect("redis-server must be installed (scripts/test.sh installs it)");
         self.child = Some(child);
-        let deadline = Instant::now() + READY_WITHIN;
-        while self.ping().is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_ready("redis-server", || self.ping().is_ok());
     }
 
     /// A fresh synchronous client connection, for checks from the test.
@@ -75,10 +115,7 @@ impl RedisServer {
 
     /// SIGSTOP (`true`) or SIGCONT (`false`): a stalled, not dead, engine.
     pub fn pause(&self, stop: bool) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        let signal = if stop { "-STOP" } else { "-CONT" };
-        let status = Command::new("kill").args([signal, &pid]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {signal} {pid}");
+        signal(self.child.as_ref().expect("running"), stop);
     }
 
     /// The scgate channels Redis has subscribers for (`PUBSUB CHANNELS sc:ch:*`), sorted.
@@ -91,18 +128,36 @@ impl RedisServer {
             .expect("PUBSUB CHANNELS");
         names.sort();
         names
+            .into_iter()
+            .map(|n| n["sc:ch:".len()..].to_owned())
+            .collect()
     }
 }
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
         if let Some(child) = &self.child {
-            // A stopped process must be continued to die promptly on SIGKILL's reaping.
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
+            // A stopped process must be continued so that it is reaped promptly.
+            signal(child, false);
         }
         self.kill();
+    }
+}
+
+/// SIGSTOP (`true`) or SIGCONT (`false`) to `child`.
+pub fn signal(child: &Child, stop: bool) {
+    let pid = child.id().to_string();
+    let signal = if stop { "-STOP" } else { "-CONT" };
+    let status = Command::new("kill").args([signal, &pid]).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill {signal} {pid}");
+}
+
+/// Waits until `ready` holds, or fails naming `what`.
+pub fn wait_ready(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + READY_WITHIN;
+    while !ready() {
+        assert!(Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
