@@ -8,6 +8,7 @@ const {describe, it, before, after} = require('node:test');
 const assert = require('node:assert/strict');
 const {startServer} = require('./server');
 const {connectClient} = require('./clients');
+const {startPluginServer, skipUnlessBuilt} = require('./plugins');
 
 async function subscribed(client, channel) {
   const since = client.rec.mark();
@@ -19,16 +20,21 @@ async function subscribed(client, channel) {
 function clusterSuite(name, startEngine) {
   let engine;
   const nodes = [];
+  // Two `scgate serve` nodes with the host-calls fixture plugin (kv-* events), when it is built.
+  const pluginNodes = [];
+  const notBuilt = skipUnlessBuilt('host-calls');
 
   before(async () => {
     engine = await startEngine();
+    const extraArgs = ['--broker', engine.url];
     for (let i = 0; i < 2; i++) {
-      nodes.push(await startServer({protocol: 'auto', extraArgs: ['--broker', engine.url]}));
+      nodes.push(await startServer({protocol: 'auto', extraArgs}));
+      if (!notBuilt) pluginNodes.push(await startPluginServer({plugins: ['host-calls'], extraArgs}));
     }
   });
 
   after(async () => {
-    for (const node of nodes) await node.stop();
+    for (const node of [...nodes, ...pluginNodes]) await node.stop();
     if (engine) await engine.stop();
   });
 
@@ -53,6 +59,21 @@ function clusterSuite(name, startEngine) {
       assert.equal(await a.invoke('echo', 'sync'), 'sync');
       assert.equal(a.rec.all(`pub:${ch}`).length, 2 * N);
       assert.equal(b.rec.all(`pub:${ch}`).length, 2 * N);
+    });
+
+    it('plugin kv-incr from both nodes at once is atomic, and kv-get sees it on either', {timeout: 30000, skip: notBuilt}, async (t) => {
+      const a = await connectClient(t, 'v20', pluginNodes[0].port);
+      const b = await connectClient(t, 'v14', pluginNodes[1].port);
+      const key = `hits-${process.pid}`;
+      const N = 40;
+      const calls = [];
+      for (let i = 0; i < N; i++) {
+        calls.push(a.invoke('kv-incr', {key, by: 1}), b.invoke('kv-incr', {key, by: 1}));
+      }
+      const values = (await Promise.all(calls)).sort((x, y) => x - y);
+      assert.deepStrictEqual(values, Array.from({length: 2 * N}, (_, i) => i + 1), 'an increment was lost or repeated');
+      assert.equal(await a.invoke('kv-get', key), String(2 * N));
+      assert.equal(await b.invoke('kv-get', key), String(2 * N));
     });
   });
 }

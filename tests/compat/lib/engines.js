@@ -4,7 +4,10 @@
 // with a hint.
 
 const {spawn} = require('node:child_process');
+const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
 
 // A fresh redis-server accepts connections in milliseconds; leave room for a loaded machine.
 const READY_TIMEOUT_MS = 10000;
@@ -63,12 +66,20 @@ async function startRedis() {
   return {url: `redis://127.0.0.1:${port}`, stop: () => server.stop()};
 }
 
-// Resolves with {url, stop()} once nats-server sends its INFO line.
+// Resolves with {url, stop()} once nats-server (with JetStream, for the plugin KV, stored in a
+// temporary folder) sends its INFO line.
 async function startNats() {
   const port = await freePort();
-  const args = ['-a', '127.0.0.1', '-p', String(port)];
+  const store = fs.mkdtempSync(path.join(os.tmpdir(), 'scgate-compat-nats-'));
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', store];
   const server = await spawnServer('nats-server', args, () => answers(port, null, 'INFO'));
-  return {url: `nats://127.0.0.1:${port}`, stop: () => server.stop()};
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    async stop() {
+      await server.stop();
+      fs.rmSync(store, {recursive: true, force: true});
+    },
+  };
 }
 
 module.exports = {startRedis, startNats};
