@@ -2,7 +2,8 @@
 # Runs every test of scgate from a fresh clone: formatting and lints, the Rust unit and
 # integration tests (a real gateway on port 0), and the real-client compatibility suite
 # (socketcluster-client 14.3.2 and 20.0.2 from npm). Installs what it needs on the way: the
-# wasm32-wasip2 target for the guest plugins, and the npm packages of the compat suite.
+# wasm32-wasip2 target for the guest plugins, redis-server and nats-server for the broker
+# tests, and the npm packages of the compat suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,13 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 cargo --version
 node --version
+
+step "engines for the broker tests: redis-server, nats-server (apt, skipped when present)"
+# Each broker test starts its own server process on a free port; only the binaries are needed.
+if ! command -v redis-server >/dev/null || ! command -v nats-server >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq redis-server nats-server
+fi
+redis-server --version
 
 step "guest plugins: rustup target wasm32-wasip2, plugins/build.sh"
 plugins/build.sh

@@ -29,6 +29,16 @@ pub struct Metrics {
     pub slow_consumer_disconnects: AtomicU64,
     /// Frames dropped by the `drop-newest` slow-consumer policy.
     pub slow_consumer_drops: AtomicU64,
+    /// Publishes refused toward the distributed engine (away, or its queue full): the
+    /// publisher got an error; subscribers on this node still got the message.
+    pub broker_publish_errors: AtomicU64,
+    /// Publishes queued for the engine and not confirmed when its connection failed or stalled:
+    /// lost, or (after a stall) possibly still delivered once. Never delivered twice.
+    pub broker_publish_lost: AtomicU64,
+    /// Frames from the engine not handed to a worker whose inbox was full.
+    pub broker_remote_drops: AtomicU64,
+    /// Times a connection to the engine was (re)established after a failure.
+    pub broker_reconnects: AtomicU64,
 }
 
 impl Metrics {
@@ -57,6 +67,19 @@ impl Metrics {
                 "slow_consumer_drops",
                 self.slow_consumer_drops.load(Relaxed),
             ),
+            (
+                "broker_publish_errors",
+                self.broker_publish_errors.load(Relaxed),
+            ),
+            (
+                "broker_publish_lost",
+                self.broker_publish_lost.load(Relaxed),
+            ),
+            (
+                "broker_remote_drops",
+                self.broker_remote_drops.load(Relaxed),
+            ),
+            ("broker_reconnects", self.broker_reconnects.load(Relaxed)),
             ("plugin_calls", PLUGIN_CALLS.load(Relaxed)),
             ("plugin_failures", PLUGIN_FAILURES.load(Relaxed)),
         ]

@@ -255,8 +255,8 @@ fn validation_rejects_each_rule_and_accepts_its_boundary() {
         ("workers", I(65), I(64)),
         (
             "broker",
-            S("redis://127.0.0.1:6379".into()),
-            S("memory".into()),
+            S("kafka://127.0.0.1:9092".into()),
+            S("nats://127.0.0.1:4222".into()),
         ),
     ];
     for (key, bad, good) in cases {
@@ -280,14 +280,14 @@ fn validation_rejects_each_rule_and_accepts_its_boundary() {
 #[test]
 fn validation_reports_every_broken_rule_with_clear_text() {
     let settings = Settings {
-        broker: "nats://localhost".into(),
+        broker: "kafka://localhost".into(),
         ping_timeout_ms: 0,
         ..Settings::default()
     };
     let err = settings.validate().expect_err("two broken rules");
     let text = err.to_string();
     assert!(
-        text.contains("only `memory` is available in this build"),
+        text.contains("must be \"memory\", a redis:// URL or a nats:// URL"),
         "{text}"
     );
     assert!(text.contains("ping_interval_ms"), "{text}");

@@ -37,12 +37,37 @@ impl MemoryBroker {
     }
 
     /// The workers currently subscribed to `channel`.
-    fn workers_of(&self, channel: &str) -> u64 {
+    pub fn workers_of(&self, channel: &str) -> u64 {
         let shard = self
             .shard(channel)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         shard.get(channel).copied().unwrap_or(0)
+    }
+}
+
+impl MemoryBroker {
+    /// Queues `frame` for every worker subscribed to `channel` without waiting; returns how
+    /// many workers' inboxes were full (those workers miss it). Used for frames that arrive
+    /// from a distributed engine, whose reader must never stall.
+    pub fn offer(&self, channel: &Arc<str>, frame: &Frame) -> u64 {
+        let mut mask = self.workers_of(channel);
+        let mut dropped = 0;
+        while mask != 0 {
+            let worker = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            let Some(inbox) = self.inboxes.get(worker).and_then(OnceLock::get) else {
+                continue;
+            };
+            let delivery = Delivery {
+                channel: channel.clone(),
+                frame: frame.clone(),
+            };
+            if inbox.try_send(delivery).is_err() {
+                dropped += 1;
+            }
+        }
+        dropped
     }
 }
 

@@ -1,9 +1,13 @@
 //! Brokers: the channel data shared by workers (SocketCluster's broker processes). A broker knows
 //! which workers have subscribers on each channel and carries each published frame to them.
-//! The in-process [`memory::MemoryBroker`] is the default; distributed engines implement the
-//! same [`Broker`] trait.
+//! The in-process [`memory::MemoryBroker`] is the default; [`engine::EngineBroker`] implements the
+//! same [`Broker`] trait on Redis (`--broker redis://…`, [`self::redis`]) or NATS (`--broker
+//! nats://…`, [`self::nats`]) so several nodes act as one.
 
+pub mod engine;
 pub mod memory;
+pub mod nats;
+pub mod redis;
 
 use crate::protocol::encode::Frame;
 use std::future::Future;

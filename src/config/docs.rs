@@ -41,8 +41,10 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "broker",
-        "Broker backend. Allowed: \"memory\" (in-process; channels reach only this node). \
-         Only memory is available in this build.",
+        "Broker backend. Allowed: \"memory\" (in-process; channels reach only this node), a \
+         Redis URL such as \"redis://127.0.0.1:6379\", or a NATS URL such as \
+         \"nats://127.0.0.1:4222\" (channels and the plugin KV shared by every node on that \
+         engine; at-most-once; the NATS KV needs JetStream).",
     ),
     // Protocol and timeouts.
     (

@@ -20,8 +20,6 @@ const MIN_READ_BUFFER_BYTES: u64 = 256;
 /// Most worker threads: each holds its own instance of every plugin, so past a few dozen cores
 /// memory grows faster than throughput; 0 (one per core) is capped to this too.
 const MAX_WORKERS: usize = 64;
-/// The only broker backend compiled into this build.
-const AVAILABLE_BROKER: &str = "memory";
 
 /// The outcome of resolving: the settings, and the data kept beside them.
 #[derive(Clone, Debug, PartialEq)]
@@ -305,12 +303,7 @@ impl Settings {
             let reason = format!("must be at most {MAX_WORKERS}, got {}", s.workers);
             all.push(invalid("workers", reason));
         }
-        if s.broker != AVAILABLE_BROKER {
-            let reason = format!(
-                "must be \"{AVAILABLE_BROKER}\": only `{AVAILABLE_BROKER}` is available in this \
-                 build, got {:?}",
-                s.broker
-            );
+        if let Err(reason) = super::broker_kind::parse(&s.broker) {
             all.push(invalid("broker", reason));
         }
         all.extend(super::auth_rules::check(s));

@@ -22,6 +22,7 @@
 //! and the error every layer reports in.
 
 mod auth_rules;
+pub mod broker_kind;
 pub mod docs;
 pub mod gen;
 pub mod load;
@@ -30,6 +31,7 @@ mod settings;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use broker_kind::BrokerKind;
 pub use docs::SETTING_DOCS;
 pub use gen::gen_config;
 pub use load::{resolve, Loader, Resolved};

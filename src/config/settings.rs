@@ -63,7 +63,8 @@ pub struct Settings {
     pub workers: usize,
     /// In-process broker shards (the channel table split by a hash of the name); 0 means one per worker.
     pub brokers: usize,
-    /// Broker backend: `memory` (in-process).
+    /// Broker backend: `memory` (in-process), or a `redis://` or `nats://` URL (several nodes
+    /// act as one).
     pub broker: String,
     /// Heartbeat protocol: "1", "2" or "auto".
     pub protocol: ProtocolMode,

@@ -93,7 +93,7 @@ impl Loader {
         Ok(Loader {
             engine,
             linkers,
-            kv: Arc::new(Kv::default()),
+            kv: Arc::new(Kv::for_broker(&settings.broker)?),
             registry,
             settings,
             tables,

@@ -7,7 +7,7 @@ mod signals;
 use crate::auth::Signer;
 use crate::broker::memory::MemoryBroker;
 use crate::broker::Broker;
-use crate::config::Settings;
+use crate::config::{BrokerKind, Settings};
 use crate::gateway::Gateway;
 use crate::hooks::HooksFactory;
 use crate::metrics::Metrics;
@@ -75,8 +75,7 @@ pub fn start(
     let shutdown = CancellationToken::new();
     let metrics = Arc::new(Metrics::default());
     let signer = Arc::new(Signer::from_settings(&settings).context("auth keys")?);
-    let broker: Arc<dyn Broker> =
-        Arc::new(MemoryBroker::new(settings.effective_brokers(), workers));
+    let (broker, broker_thread) = start_broker(&settings, workers, &metrics, &shutdown)?;
     listener.set_nonblocking(true).context("listener")?;
     let addr = listener.local_addr().context("listener address")?;
 
@@ -94,7 +93,8 @@ pub fn start(
     }
     let gateway = Gateway::new(broker.clone(), control_senders, metrics.clone());
 
-    let mut threads = Vec::with_capacity(workers + 1);
+    let mut threads = Vec::with_capacity(workers + 2);
+    threads.extend(broker_thread);
     for (index, (accepted, controls, deliveries)) in receivers.into_iter().enumerate() {
         let spec = WorkerSpec {
             index,
@@ -151,6 +151,42 @@ pub fn start(
         shutdown,
         threads,
     })
+}
+
+/// A started broker, and the thread that owns its engine connections (none in process).
+type StartedBroker = (Arc<dyn Broker>, Option<JoinHandle<()>>);
+
+/// The broker the `broker` setting names, started.
+fn start_broker(
+    settings: &Settings,
+    workers: usize,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<StartedBroker> {
+    let shards = settings.effective_brokers();
+    match crate::config::broker_kind::parse(&settings.broker).map_err(anyhow::Error::msg)? {
+        BrokerKind::Memory => Ok((Arc::new(MemoryBroker::new(shards, workers)), None)),
+        BrokerKind::Redis(url) => {
+            let started = crate::broker::redis::start(
+                &url,
+                shards,
+                workers,
+                metrics.clone(),
+                shutdown.clone(),
+            )?;
+            Ok((started.0, Some(started.1)))
+        }
+        BrokerKind::Nats(url) => {
+            let started = crate::broker::nats::start(
+                &url,
+                shards,
+                workers,
+                metrics.clone(),
+                shutdown.clone(),
+            )?;
+            Ok((started.0, Some(started.1)))
+        }
+    }
 }
 
 /// Reads the settings and plugin tables again (SIGHUP), the way they were read at start.
