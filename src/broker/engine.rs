@@ -73,6 +73,10 @@ pub struct Shared {
     // Payload bytes in the publish queue: added by `publish` before queueing, subtracted by the
     // publisher task as it takes items out. Relaxed: a budget, not a synchronisation point.
     queued_bytes: AtomicUsize,
+    // The largest payload the engine accepts (NATS: the server's `max_payload`); a larger one
+    // is refused before it is queued, so it cannot fail a whole batch. Set once the engine is
+    // reached; Relaxed: a limit read on its own.
+    max_payload: AtomicUsize,
     // Held only to update or diff the set, never across an await. It also serialises the
     // "first subscriber on this node" check with the table update, so two workers subscribing
     // and unsubscribing one channel at once cannot leave it wrongly wanted or unwanted.
@@ -91,6 +95,11 @@ impl Shared {
     /// Marks the engine reachable (publishes go out) or away (publishes fail at once).
     pub fn set_connected(&self, up: bool) {
         self.connected.store(up, Ordering::Release);
+    }
+
+    /// Sets the largest payload the engine accepts.
+    pub fn set_max_payload(&self, bytes: usize) {
+        self.max_payload.store(bytes, Ordering::Relaxed);
     }
 
     /// Whether publishes go out to the engine now.
@@ -180,6 +189,7 @@ pub fn new(
         connected: AtomicBool::new(false),
         subscribed: AtomicBool::new(false),
         queued_bytes: AtomicUsize::new(0),
+        max_payload: AtomicUsize::new(usize::MAX),
         wanted: Mutex::default(),
         changed: Notify::new(),
         applied: watch::Sender::new(0),
@@ -278,6 +288,14 @@ impl Broker for EngineBroker {
             let payload = [&self.shared.node[..], frame.as_str().as_bytes()].concat();
             self.shared.local.publish(channel.clone(), frame).await?;
             let engine = self.shared.engine;
+            let max = self.shared.max_payload.load(Ordering::Relaxed);
+            if payload.len() > max {
+                Metrics::inc(&self.shared.metrics.broker_publish_errors);
+                return Err(BrokerError::Unavailable(format!(
+                    "{engine} accepts messages up to {max} bytes (its max_payload), this one is {}; delivered on this node only",
+                    payload.len()
+                )));
+            }
             if !self.shared.connected.load(Ordering::Acquire) {
                 Metrics::inc(&self.shared.metrics.broker_publish_errors);
                 return Err(BrokerError::Unavailable(format!(

@@ -75,6 +75,7 @@ pub fn start(
     });
     let first = connect(url.to_owned(), options);
     let thread = engine::spawn_thread("nats", first, move |client| async move {
+        shared.set_max_payload(client.server_info().max_payload);
         shared.set_connected(true);
         shared.set_subscribed(true);
         let sub = subscriber::run(client.clone(), shared.clone(), shutdown.clone());
