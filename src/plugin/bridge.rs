@@ -3,92 +3,15 @@
 //! stage in configured order, and any failure is an error for the client (fail closed).
 
 use super::bindings::{middleware as mw, types};
-use super::component::LoadedPlugin;
-use super::instance::{Live, PluginInstance};
+use super::instance::Live;
 use super::registry::Registry;
+use super::worker_set::{stage_index, WorkerSet};
 use crate::hooks::{Actions, Hooks, Outcome, SocketInfo, Stage, UpgradeRequest, Verdict};
 use crate::protocol::ErrorObject;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-
-/// Every stage, in the order of [`stage_index`].
-const STAGES: usize = 7;
-
-fn stage_index(stage: Stage) -> usize {
-    match stage {
-        Stage::HandshakeWs => 0,
-        Stage::HandshakeSc => 1,
-        Stage::Emit => 2,
-        Stage::Subscribe => 3,
-        Stage::PublishIn => 4,
-        Stage::PublishOut => 5,
-        Stage::Authenticate => 6,
-    }
-}
-
-/// The gateway's stage for the WIT one.
-pub(super) fn from_wit(stage: mw::Stage) -> Stage {
-    match stage {
-        mw::Stage::HandshakeWs => Stage::HandshakeWs,
-        mw::Stage::HandshakeSc => Stage::HandshakeSc,
-        mw::Stage::Emit => Stage::Emit,
-        mw::Stage::Subscribe => Stage::Subscribe,
-        mw::Stage::PublishIn => Stage::PublishIn,
-        mw::Stage::PublishOut => Stage::PublishOut,
-        mw::Stage::Authenticate => Stage::Authenticate,
-    }
-}
-
-/// One worker's plugins: the instances of one generation of the registry's set.
-struct WorkerSet {
-    // Rc: an instance of a plugin that did not change moves to the next set as it is (its
-    // state with it). RefCell: hooks run synchronously on the worker's one thread and never
-    // re-enter each other, so a borrow never overlaps another.
-    instances: Vec<Rc<RefCell<PluginInstance>>>,
-    events: HashMap<String, usize>,
-    stages: [Vec<usize>; STAGES],
-    lifecycle: Vec<usize>,
-}
-
-impl WorkerSet {
-    /// Instances for `plugins` (in middleware order), reusing those of `old` whose plugin is
-    /// the same version and starting the rest.
-    fn build(plugins: &[Arc<LoadedPlugin>], old: Option<&WorkerSet>) -> Self {
-        let mut set = WorkerSet {
-            instances: Vec::with_capacity(plugins.len()),
-            events: HashMap::new(),
-            stages: Default::default(),
-            lifecycle: Vec::new(),
-        };
-        for (index, plugin) in plugins.iter().enumerate() {
-            for event in &plugin.registration.events {
-                if let Some(other) = set.events.insert(event.clone(), index) {
-                    let other = &plugins[other].name;
-                    tracing::warn!(event, plugin = %plugin.name, "event also registered by {other}; {} wins", plugin.name);
-                }
-            }
-            for stage in &plugin.registration.stages {
-                set.stages[stage_index(from_wit(*stage))].push(index);
-            }
-            if plugin.lifecycle.is_some() {
-                set.lifecycle.push(index);
-            }
-            let kept = old.and_then(|old| {
-                old.instances
-                    .iter()
-                    .find(|i| Arc::ptr_eq(&i.borrow().plugin, plugin))
-                    .cloned()
-            });
-            set.instances.push(
-                kept.unwrap_or_else(|| Rc::new(RefCell::new(PluginInstance::new(plugin.clone())))),
-            );
-        }
-        set
-    }
-}
 
 /// A worker's [`Hooks`]: the registry's current set, taken up at the first hook call after it
 /// changes (an event boundary), so a call in progress always finishes on the version it began

@@ -13,6 +13,7 @@
 //! | `instance.rs` | one worker's instance: deadline, trap recovery |
 //! | `host.rs` | the host imports and what one call may hand over |
 //! | `bridge.rs` | the gateway's `Hooks` served by a worker's instances, following reloads |
+//! | `worker_set.rs` | one worker's instances of one plugin set, indexed by event and stage |
 //! | `registry.rs` | the live plugin set every worker reads, and each plugin's status |
 //! | `loader.rs` | finding plugins and loading them into the registry |
 //! | `watch.rs` | the watcher thread: reloads on file changes, SIGHUP and `--dev` builds |
@@ -40,6 +41,7 @@ pub mod scaffold;
 pub mod status;
 pub mod templates;
 mod watch;
+mod worker_set;
 
 use crate::config::Settings;
 use crate::hooks::HooksFactory;

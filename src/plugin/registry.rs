@@ -213,7 +213,7 @@ impl Registry {
                     "failed_loads": e.failed_loads,
                     "events": live.map(|p| p.registration.events.clone()).unwrap_or_default(),
                     "stages": live
-                        .map(|p| p.registration.stages.iter().map(|s| super::bridge::from_wit(*s).name()).collect::<Vec<_>>())
+                        .map(|p| p.registration.stages.iter().map(|s| super::worker_set::from_wit(*s).name()).collect::<Vec<_>>())
                         .unwrap_or_default(),
                     "lifecycle": live.is_some_and(|p| p.lifecycle.is_some()),
                     "calls": e.stats.calls.load(Ordering::Relaxed),
