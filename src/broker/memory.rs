@@ -47,18 +47,26 @@ impl MemoryBroker {
 }
 
 impl MemoryBroker {
+    /// The attached inboxes of the workers whose bits are set in `mask`, lowest first.
+    fn inboxes_of(&self, mut mask: u64) -> impl Iterator<Item = &mpsc::Sender<Delivery>> + '_ {
+        std::iter::from_fn(move || {
+            while mask != 0 {
+                let worker = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                if let Some(inbox) = self.inboxes.get(worker).and_then(OnceLock::get) {
+                    return Some(inbox);
+                }
+            }
+            None
+        })
+    }
+
     /// Queues `frame` for every worker subscribed to `channel` without waiting; returns how
     /// many workers' inboxes were full (those workers miss it). Used for frames that arrive
     /// from a distributed engine, whose reader must never stall.
     pub fn offer(&self, channel: &Arc<str>, frame: &Frame) -> u64 {
-        let mut mask = self.workers_of(channel);
         let mut dropped = 0;
-        while mask != 0 {
-            let worker = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            let Some(inbox) = self.inboxes.get(worker).and_then(OnceLock::get) else {
-                continue;
-            };
+        for inbox in self.inboxes_of(self.workers_of(channel)) {
             let delivery = Delivery {
                 channel: channel.clone(),
                 frame: frame.clone(),
@@ -113,14 +121,9 @@ impl Broker for MemoryBroker {
     }
 
     fn publish(&self, channel: Arc<str>, frame: Frame) -> BrokerFuture<'_> {
-        let mut mask = self.workers_of(&channel);
+        let mask = self.workers_of(&channel);
         Box::pin(async move {
-            while mask != 0 {
-                let worker = mask.trailing_zeros() as usize;
-                mask &= mask - 1;
-                let Some(inbox) = self.inboxes.get(worker).and_then(OnceLock::get) else {
-                    continue;
-                };
+            for inbox in self.inboxes_of(mask) {
                 let delivery = Delivery {
                     channel: channel.clone(),
                     frame: frame.clone(),

@@ -164,30 +164,26 @@ fn start_broker(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<StartedBroker> {
     let shards = settings.effective_brokers();
-    match crate::config::broker_kind::parse(&settings.broker).map_err(anyhow::Error::msg)? {
-        BrokerKind::Memory => Ok((Arc::new(MemoryBroker::new(shards, workers)), None)),
-        BrokerKind::Redis(url) => {
-            let started = crate::broker::redis::start(
-                &url,
-                shards,
-                workers,
-                metrics.clone(),
-                shutdown.clone(),
-            )?;
-            Ok((started.0, Some(started.1)))
-        }
-        BrokerKind::Nats(url) => {
-            let started = crate::broker::nats::start(
-                &url,
-                shards,
-                workers,
-                metrics.clone(),
-                shutdown.clone(),
-            )?;
-            Ok((started.0, Some(started.1)))
-        }
-    }
+    let engine =
+        match crate::config::broker_kind::parse(&settings.broker).map_err(anyhow::Error::msg)? {
+            BrokerKind::Memory => return Ok((Arc::new(MemoryBroker::new(shards, workers)), None)),
+            BrokerKind::Redis(url) => (url, crate::broker::redis::start as EngineStart),
+            BrokerKind::Nats(url) => (url, crate::broker::nats::start as EngineStart),
+        };
+    let (url, start) = engine;
+    let (broker, thread) = start(&url, shards, workers, metrics.clone(), shutdown.clone())?;
+    Ok((broker, Some(thread)))
 }
+
+/// The start function every distributed engine has (`redis::start`, `nats::start`).
+type EngineStart = fn(
+    &str,
+    usize,
+    usize,
+    Arc<Metrics>,
+    CancellationToken,
+)
+    -> anyhow::Result<(Arc<crate::broker::engine::EngineBroker>, JoinHandle<()>)>;
 
 /// Reads the settings and plugin tables again (SIGHUP), the way they were read at start.
 pub type Reread = Box<dyn FnMut() -> anyhow::Result<(Settings, toml::Table)>>;
