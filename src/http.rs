@@ -6,6 +6,7 @@ use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
 use crate::metrics::Metrics;
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -140,7 +141,7 @@ fn upgrade(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        connection::run(task_ctx, ws, &query).await;
+        connection::run(task_ctx, ws.split(), &query).await;
         drop(permit);
     };
     tokio::task::spawn_local(ctx.tasks.track_future(task));

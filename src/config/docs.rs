@@ -111,8 +111,9 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "read_buffer_bytes",
-        "Bytes of the per-socket WebSocket read buffer, allocated up front for every socket; \
-         larger frames grow it on demand. At least 256.",
+        "Bytes of the per-socket WebSocket read buffer, allocated up front for every socket, \
+         and the most one read takes from the socket: larger frames grow the buffer and take \
+         several reads. Idle sockets hold it, so it is most of their memory. At least 256.",
     ),
     (
         "write_buffer_bytes",
