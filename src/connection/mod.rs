@@ -166,7 +166,8 @@ where
     let result: Result<(), WsError> = async {
         loop {
             let closing = outbox.next_batch(&mut batch).await;
-            for frame in batch.drain(..) {
+            // Taken, so the batch's memory is freed once written (see `Outbox::next_batch`).
+            for frame in std::mem::take(&mut batch) {
                 sink.feed(Message::Text(frame)).await?;
             }
             match closing {

@@ -155,7 +155,14 @@ impl Outbox {
             {
                 let mut frames = self.frames.borrow_mut();
                 if !frames.is_empty() {
-                    batch.extend(frames.drain(..));
+                    // Moved with its allocation, not drained into a kept buffer: the writer frees
+                    // it after the write, so an idle socket holds no queue memory at all.
+                    let taken = std::mem::take(&mut *frames);
+                    if batch.is_empty() {
+                        *batch = Vec::from(taken);
+                    } else {
+                        batch.extend(taken);
+                    }
                     return None;
                 }
             }
