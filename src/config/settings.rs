@@ -165,9 +165,9 @@ impl Default for Settings {
             outbound_queue_frames: 1024,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             allow_client_publish: true,
-            // Small, because it is allocated for every idle socket; larger frames grow it on demand.
-            // Holds any SocketCluster control message and typical small events in one read; an
-            // idle socket then costs about 4 KB in all (4096 made it 7.5 KB).
+            // Small, because every idle socket holds it; larger frames grow it on demand. 512 holds
+            // any SocketCluster control message and typical small events in one read, and an idle
+            // socket then costs about 4 KB in all (4096 made it 7.5 KB).
             read_buffer_bytes: 512,
             // Enough to coalesce a burst of small frames into one write syscall.
             write_buffer_bytes: 16 * 1024,
