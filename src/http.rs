@@ -2,11 +2,11 @@
 //! upgrade anywhere else), `/health`, `/metrics`, `/plugins`, and static files from the public folder.
 
 use crate::connection;
+use crate::connection::ws::{self, WsSocket};
 use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
 use crate::metrics::Metrics;
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
@@ -20,8 +20,6 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
@@ -137,11 +135,15 @@ fn upgrade(
             Ok(upgraded) => upgraded,
             Err(err) => return tracing::debug!("upgrade failed: {err}"),
         };
-        let config = ws_config(&task_ctx.settings);
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
-                .await;
-        connection::run(task_ctx, ws.split(), &query).await;
+        // hyper hands back the connection it was given (a `TcpStream`), with any bytes it read
+        // past the request; the socket is served on the stream itself.
+        let parts = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => parts,
+            Err(_) => return tracing::error!("upgraded connection is not a TCP stream"),
+        };
+        let limits = ws_limits(&task_ctx.settings);
+        let ws = WsSocket::new(parts.io.into_inner(), &parts.read_buf, limits);
+        connection::run(task_ctx, ws, &query).await;
         drop(permit);
     };
     tokio::task::spawn_local(ctx.tasks.track_future(task));
@@ -158,18 +160,13 @@ fn upgrade(
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, ""))
 }
 
-/// tungstenite's defaults (128 KiB read buffer per socket, unbounded write buffer) do not fit a
-/// gateway holding many idle sockets: size and bound them from the settings.
-pub(crate) fn ws_config(settings: &crate::config::Settings) -> WebSocketConfig {
-    let max = settings.max_message_bytes;
-    WebSocketConfig::default()
-        .read_buffer_size(settings.read_buffer_bytes)
-        .write_buffer_size(settings.write_buffer_bytes)
-        // Room for the flush threshold plus a maximal outbound frame (a publish of a maximal
-        // inbound message, with its envelope); beyond it writes wait instead of buffering.
-        .max_write_buffer_size(settings.write_buffer_bytes + 2 * max + 64 * 1024)
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
+/// The socket's sizes from the settings.
+pub(crate) fn ws_limits(settings: &crate::config::Settings) -> ws::Limits {
+    ws::Limits {
+        max_message: settings.max_message_bytes,
+        read_chunk: settings.read_buffer_bytes,
+        write_chunk: settings.write_buffer_bytes,
+    }
 }
 
 fn health(ctx: &WorkerCtx) -> Response<Body> {

@@ -111,14 +111,15 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
     ),
     (
         "read_buffer_bytes",
-        "Bytes of the per-socket WebSocket read buffer, allocated up front for every socket, \
-         and the most one read takes from the socket: larger frames grow the buffer and take \
-         several reads. Idle sockets hold it, so it is most of their memory. At least 256.",
+        "The most one read takes from a socket, and the size of its read buffer, which exists \
+         only while bytes are being read: it is freed once they are handled, so idle sockets \
+         hold none. A larger frame grows the buffer to the frame's size. At least 256.",
     ),
     (
         "write_buffer_bytes",
-        "Bytes buffered per socket before a write is forced out; the writer flushes after \
-         each batch anyway. 0 writes every frame as soon as it is queued.",
+        "Bytes of queued frames a socket frames ahead into one write; the rest wait in its \
+         queue. Everything queued is written as soon as the socket takes it. 0 writes one \
+         frame at a time.",
     ),
     // Clients.
     (

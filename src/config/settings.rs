@@ -90,9 +90,9 @@ pub struct Settings {
     pub slow_consumer: SlowConsumerPolicy,
     /// Whether clients may `#publish`.
     pub allow_client_publish: bool,
-    /// Bytes of the per-socket WebSocket read buffer (allocated up front for every socket).
+    /// The most one read takes from a socket (its read buffer exists only while reading).
     pub read_buffer_bytes: usize,
-    /// Bytes buffered per socket before a write is forced out (the writer flushes after each batch anyway).
+    /// Bytes of queued frames framed ahead into one write (0: one frame at a time).
     pub write_buffer_bytes: usize,
     /// Folder of static files served over HTTP on the same port; empty disables it.
     pub public_dir: String,
@@ -165,9 +165,10 @@ impl Default for Settings {
             outbound_queue_frames: 1024,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             allow_client_publish: true,
-            // Small, because every idle socket holds it; larger frames grow it on demand. 512 holds
-            // any SocketCluster control message and typical small events in one read, and an idle
-            // socket then costs about 4 KB in all (4096 made it 7.5 KB).
+            // 512 holds any SocketCluster control message and typical small events in one read;
+            // larger frames grow the buffer on demand. Idle sockets hold no read buffer, so this
+            // only sizes the short-lived one each read allocates (a small-size cache hit in the
+            // allocator).
             read_buffer_bytes: 512,
             // Enough to coalesce a burst of small frames into one write syscall.
             write_buffer_bytes: 16 * 1024,

@@ -1,5 +1,6 @@
-//! One WebSocket connection after the upgrade: a reader that drives the protocol [`Session`] and
-//! a writer that drains the socket's [`outbox::Outbox`], both in one task on the owning worker.
+//! One WebSocket connection after the upgrade: one task owns the socket ([`ws::WsSocket`]),
+//! drives the protocol [`Session`] with what it reads, and writes what the socket's
+//! [`outbox::Outbox`] holds, all on the owning worker.
 
 mod actions;
 mod auth;
@@ -7,38 +8,25 @@ mod events;
 mod middleware;
 pub(crate) mod outbox;
 pub(crate) mod session;
+pub(crate) mod ws;
 
 use crate::hooks::SocketInfo;
 use crate::metrics::Metrics;
-use crate::protocol::{close, encode::Frame};
+use crate::protocol::close;
 use crate::socket_id;
 use crate::worker::WorkerCtx;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
 use outbox::{Closing, Outbox};
-use session::{Session, CLOSE_LINGER};
+use session::Session;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::WebSocketStream;
+use std::task::{Context, Poll};
+use tokio::time::Sleep;
+use ws::{Incoming, ReadError, WsSocket};
 
-/// The two halves of a split WebSocket stream, as [`run`] takes them.
-pub(crate) type WsHalves<S> = (
-    SplitSink<WebSocketStream<S>, Message>,
-    SplitStream<WebSocketStream<S>>,
-);
-
-/// Serves one upgraded socket, split with [`StreamExt::split`], until it closes.
-///
-/// It takes the halves rather than the stream: an `async fn` keeps its arguments in every state
-/// of its future, and an idle socket's memory is mostly that future, so a whole stream moved in
-/// would be held twice (once as the spent argument, once in the halves' shared allocation).
-pub(crate) async fn run<S>(ctx: Rc<WorkerCtx>, (sink, stream): WsHalves<S>, query: &str)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+/// Serves one upgraded socket until it closes.
+pub(crate) async fn run(ctx: Rc<WorkerCtx>, ws: WsSocket, query: &str) {
     let key = ctx.next_key();
     let info = SocketInfo {
         id: socket_id::encode(ctx.index, key).into(),
@@ -58,70 +46,83 @@ where
     Metrics::inc(&ctx.metrics.sockets_open);
 
     let mut session = Session::new(ctx.clone(), key, info, outbox.clone());
-    let writer = write_loop(sink, &outbox);
-    tokio::pin!(writer);
-    let mut writer_finished = false;
-    {
-        let reader = read_loop(&mut session, stream);
-        tokio::pin!(reader);
-        loop {
-            tokio::select! {
-                _ = &mut reader => break,
-                _ = &mut writer, if !writer_finished => writer_finished = true,
-            }
-        }
-    }
-    outbox.close(Closing::Finish);
-    if !writer_finished {
-        // A peer that stopped reading cannot hold the task (and its memory) for ever.
-        let _ = tokio::time::timeout(CLOSE_LINGER, writer).await;
-    }
+    drive(&mut session, ws).await;
+    outbox.discard_frames();
     Box::pin(session.cleanup()).await;
     ctx.sockets.borrow_mut().remove(&key);
     ctx.metrics.sockets_open.fetch_sub(1, Relaxed);
 }
 
-async fn read_loop<S>(session: &mut Session, mut stream: SplitStream<WebSocketStream<S>>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+/// What woke the socket's task.
+enum Wake {
+    Shutdown,
+    /// Commands are queued, or a close was requested elsewhere.
+    Controls,
+    Read(Result<Incoming, ReadError>),
+    /// Writing is over: the close handshake's part is sent, or the socket failed.
+    WriteOver,
+    Timer,
+}
+
+/// The socket's life: read and handle, write what is queued, run the timers.
+async fn drive(session: &mut Session, mut ws: WsSocket) {
     let shutdown = session.ctx.shutdown.clone();
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     let mut armed = session.next_deadline();
     let timer = tokio::time::sleep_until(armed);
     tokio::pin!(timer);
+    let mut io = IoState::default();
     loop {
-        if session.outbox.writer_done() && !session.closing() {
-            break;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.cancelled(), if !session.closing() => {
-                session.close(close::GOING_AWAY, close::reason(close::GOING_AWAY));
-            }
-            _ = session.outbox.reader_wakeup() => {
-                // Boxed, like the message and cleanup futures below: an `async fn` future is as
-                // large as its largest await, held for the socket's whole life even while it
-                // idles; boxing the plugin-calling paths keeps every idle socket ~2 KB smaller
-                // for one short-lived allocation per message.
-                Box::pin(session.run_controls()).await;
-            }
-            message = stream.next() => match message {
-                Some(Ok(message)) => {
-                    if !Box::pin(on_message(session, message)).await {
-                        break;
-                    }
+        let wake = poll_fn(|cx| {
+            poll_wake(
+                cx,
+                session,
+                &mut ws,
+                &mut io,
+                cancelled.as_mut(),
+                timer.as_mut(),
+            )
+        })
+        .await;
+        match wake {
+            Wake::Shutdown => session.close(close::GOING_AWAY, close::reason(close::GOING_AWAY)),
+            // Boxed, like the message and cleanup futures: an `async fn` future is as large as
+            // its largest await, held for the socket's whole life even while it idles; boxing
+            // the plugin-calling paths keeps every idle socket ~2 KB smaller for one short-lived
+            // allocation per message.
+            Wake::Controls => Box::pin(session.run_controls()).await,
+            Wake::Read(Ok(incoming)) => {
+                if !Box::pin(on_incoming(session, &ws, incoming)).await {
+                    io.reading = false;
+                    session.outbox.close(Closing::Finish);
                 }
-                Some(Err(WsError::Capacity(err))) => {
-                    tracing::debug!(socket = %session.info.id, "closing: {err}");
-                    session.close(close::MESSAGE_TOO_BIG, close::reason(close::MESSAGE_TOO_BIG));
-                }
-                Some(Err(err)) => {
+            }
+            Wake::Read(Err(ReadError::TooBig(size))) => {
+                tracing::debug!(socket = %session.info.id, "closing: a {size}-byte message");
+                session.close(
+                    close::MESSAGE_TOO_BIG,
+                    close::reason(close::MESSAGE_TOO_BIG),
+                );
+            }
+            Wake::Read(Err(ReadError::Protocol(why))) => {
+                tracing::debug!(socket = %session.info.id, "closing: protocol error: {why}");
+                io.reading = false;
+                let code = close::PROTOCOL_ERROR;
+                session.outbox.close(Closing::Send {
+                    code,
+                    reason: close::reason(code).into(),
+                });
+            }
+            Wake::Read(Err(ReadError::Ended(err))) => {
+                if let Some(err) = err {
                     tracing::debug!(socket = %session.info.id, "read error: {err}");
-                    break;
                 }
-                None => break,
-            },
-            _ = &mut timer => {
+                io.reading = false;
+                session.outbox.close(Closing::Finish);
+            }
+            Wake::WriteOver => break,
+            Wake::Timer => {
                 if !session.on_timer() {
                     break;
                 }
@@ -139,53 +140,124 @@ where
     }
 }
 
-/// Handles one inbound message; returns false when the reader should stop.
-async fn on_message(session: &mut Session, message: Message) -> bool {
-    match message {
-        Message::Text(text) => session.on_text(text.as_str()).await,
+/// The socket task's progress on its two directions.
+struct IoState {
+    /// Whether the peer may still send (no close frame, no end of stream, no protocol error).
+    reading: bool,
+}
+
+impl Default for IoState {
+    fn default() -> Self {
+        IoState { reading: true }
+    }
+}
+
+/// Looks at everything that can wake the socket, in priority order; writes what is queued on
+/// the way, so a reply leaves in the same turn as the request that caused it.
+fn poll_wake(
+    cx: &mut Context<'_>,
+    session: &Session,
+    ws: &mut WsSocket,
+    io: &mut IoState,
+    cancelled: Pin<&mut tokio_util::sync::WaitForCancellationFuture<'_>>,
+    timer: Pin<&mut Sleep>,
+) -> Poll<Wake> {
+    let outbox = &session.outbox;
+    outbox.clear_waker();
+    if !session.closing() && cancelled.poll(cx).is_ready() {
+        return Poll::Ready(Wake::Shutdown);
+    }
+    if session.needs_controls() {
+        return Poll::Ready(Wake::Controls);
+    }
+    // Requests already buffered are handled before anything is written, so their replies
+    // leave together.
+    if io.reading && ws.has_buffered_frame() {
+        if let Poll::Ready(read) = ws.poll_read(cx) {
+            return Poll::Ready(Wake::Read(read));
+        }
+    }
+    if let Poll::Ready(over) = poll_write(cx, outbox, ws, io) {
+        return Poll::Ready(over);
+    }
+    if io.reading {
+        if let Poll::Ready(read) = ws.poll_read(cx) {
+            return Poll::Ready(Wake::Read(read));
+        }
+    }
+    if timer.poll(cx).is_ready() {
+        return Poll::Ready(Wake::Timer);
+    }
+    outbox.set_waker(cx.waker());
+    Poll::Pending
+}
+
+/// Frames queued frames (then the close frame, once everything before it is out) and writes
+/// them. Ready when writing is over for good.
+fn poll_write(
+    cx: &mut Context<'_>,
+    outbox: &Outbox,
+    ws: &mut WsSocket,
+    io: &IoState,
+) -> Poll<Wake> {
+    loop {
+        while ws.wants_frames() {
+            let Some(frame) = outbox.pop_frame() else {
+                break;
+            };
+            ws.queue_text(frame.as_bytes());
+        }
+        if !ws.close_queued() && !outbox.has_frames() {
+            match outbox.closing() {
+                Some(Closing::Send { code, reason }) => ws.queue_close(Some(code), &reason),
+                // The peer closed (its code is echoed) or the stream ended: the close handshake's
+                // last frame.
+                Some(Closing::Finish) => ws.queue_close(ws::echo_code(ws.peer_close()), ""),
+                None => {}
+            }
+        }
+        match ws.poll_flush(cx) {
+            Poll::Ready(Ok(())) if outbox.has_frames() && ws.wants_frames() => continue,
+            Poll::Ready(Ok(())) => break,
+            Poll::Ready(Err(err)) => {
+                tracing::debug!("write ended: {err}");
+                return Poll::Ready(Wake::WriteOver);
+            }
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    // Everything is written; once the close frame is, the socket only waits for the peer's
+    // (while it may still send) or is done.
+    if ws.close_queued() && !io.reading {
+        return Poll::Ready(Wake::WriteOver);
+    }
+    Poll::Pending
+}
+
+/// Handles what a read produced; returns false when nothing more is to be read.
+async fn on_incoming(session: &mut Session, ws: &WsSocket, incoming: Incoming) -> bool {
+    match incoming {
+        Incoming::Data { binary: false } => match std::str::from_utf8(ws.message()) {
+            Ok(text) => session.on_text(text).await,
+            Err(_) => {
+                let code = close::INVALID_PAYLOAD;
+                session.outbox.close(Closing::Send {
+                    code,
+                    reason: close::reason(code).into(),
+                });
+                return false;
+            }
+        },
         // Reference servers treat binary frames exactly like text.
-        Message::Binary(bytes) => match std::str::from_utf8(&bytes) {
+        Incoming::Data { binary: true } => match std::str::from_utf8(ws.message()) {
             Ok(text) => session.on_text(text).await,
             Err(_) => session.on_text("\u{fffd}").await,
         },
-        Message::Close(frame) => {
-            session.peer_closed(frame.map(|f| f.code.into()));
+        Incoming::Heartbeat => session.touch(),
+        Incoming::Close(code) => {
+            session.peer_closed(code);
             return false;
         }
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => session.touch(),
     }
     true
-}
-
-/// Drains the outbox into the socket: everything queued is fed, then flushed once.
-async fn write_loop<S>(mut sink: SplitSink<WebSocketStream<S>, Message>, outbox: &Outbox)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut batch: Vec<Frame> = Vec::new();
-    let result: Result<(), WsError> = async {
-        loop {
-            let closing = outbox.next_batch(&mut batch).await;
-            // Taken, so the batch's memory is freed once written (see `Outbox::next_batch`).
-            for frame in std::mem::take(&mut batch) {
-                sink.feed(Message::Text(frame)).await?;
-            }
-            match closing {
-                None => sink.flush().await?,
-                Some(Closing::Send { code, reason }) => {
-                    let frame = CloseFrame {
-                        code: code.into(),
-                        reason: reason.into(),
-                    };
-                    return sink.send(Message::Close(Some(frame))).await;
-                }
-                Some(Closing::Finish) => return sink.close().await,
-            }
-        }
-    }
-    .await;
-    if let Err(err) = result {
-        tracing::debug!("write ended: {err}");
-    }
-    outbox.mark_writer_done();
 }

@@ -1,6 +1,6 @@
-//! A socket's bounded outbound queue, shared within its worker by the socket's reader, its
-//! writer and the worker's fan-out. The writer drains everything queued and flushes once.
-//! When the queue is full the configured [`SlowConsumerPolicy`] applies.
+//! A socket's bounded outbound queue, shared within its worker by the socket's task and the
+//! worker's fan-out. The socket's task frames what is queued and writes it in one go. When the
+//! queue is full the configured [`SlowConsumerPolicy`] applies.
 
 use crate::config::SlowConsumerPolicy;
 use crate::gateway::Control;
@@ -10,11 +10,14 @@ use crate::protocol::{close, encode::Frame};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use tokio::sync::Notify;
+use std::task::Waker;
 
 /// Most pending commands (kick-outs, disconnects) for one socket; past it they are dropped and
 /// logged. Commands are rare and tiny; the bound only stops a runaway sender.
 const MAX_CONTROLS: usize = 64;
+/// Queue slots an emptied queue keeps: a reply or two between requests reuse them, and they
+/// cost an idle socket a few dozen bytes at most.
+const KEPT_QUEUE_CAPACITY: usize = 4;
 
 /// How the writer should end the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,12 +35,10 @@ pub(crate) struct Outbox {
     policy: SlowConsumerPolicy,
     closing: RefCell<Option<Closing>>,
     controls: RefCell<VecDeque<Control>>,
-    // Notify is used single-threaded here: `notify_one` stores a permit when the writer is not
-    // waiting, so a wake-up between its check and its await is never lost.
-    writer_wake: Notify,
-    // Wakes the reader for queued controls and for a writer that has died.
-    reader_wake: Notify,
-    writer_done: Cell<bool>,
+    // The socket's task while it waits (a `Cell`: one thread only). It is taken by the first
+    // push, close or command, which wakes the task; the task sets it again each time it waits
+    // and clears it while it runs, so what it queues itself wakes nothing.
+    waker: Cell<Option<Waker>>,
     metrics: Arc<Metrics>,
     // The socket as hooks see it, for calls made on its behalf outside its reader (publish-out).
     info: RefCell<SocketInfo>,
@@ -56,9 +57,7 @@ impl Outbox {
             policy,
             closing: RefCell::default(),
             controls: RefCell::default(),
-            writer_wake: Notify::new(),
-            reader_wake: Notify::new(),
-            writer_done: Cell::new(false),
+            waker: Cell::new(None),
             metrics,
             info: RefCell::new(info),
         }
@@ -97,9 +96,7 @@ impl Outbox {
             return false;
         }
         frames.push_back(frame);
-        if frames.len() == 1 {
-            self.writer_wake.notify_one();
-        }
+        self.wake();
         true
     }
 
@@ -108,7 +105,7 @@ impl Outbox {
     pub(crate) fn push_control_frame(&self, frame: Frame) {
         if self.closing.borrow().is_none() {
             self.frames.borrow_mut().push_back(frame);
-            self.writer_wake.notify_one();
+            self.wake();
         }
     }
 
@@ -117,8 +114,7 @@ impl Outbox {
         let mut slot = self.closing.borrow_mut();
         if slot.is_none() {
             *slot = Some(closing);
-            self.writer_wake.notify_one();
-            self.reader_wake.notify_one();
+            self.wake();
         }
     }
 
@@ -135,7 +131,7 @@ impl Outbox {
             return;
         }
         controls.push_back(control);
-        self.reader_wake.notify_one();
+        self.wake();
     }
 
     /// Takes the next queued command.
@@ -143,46 +139,54 @@ impl Outbox {
         self.controls.borrow_mut().pop_front()
     }
 
-    /// Waits until the reader has something to look at (a command, a close, a dead writer).
-    pub(crate) async fn reader_wakeup(&self) {
-        self.reader_wake.notified().await
+    /// Whether commands are queued for the socket's task.
+    pub(crate) fn has_controls(&self) -> bool {
+        !self.controls.borrow().is_empty()
     }
 
-    /// Waits for frames and moves all of them into `batch`; returns the close request once
-    /// every frame queued before it has been handed out.
-    pub(crate) async fn next_batch(&self, batch: &mut Vec<Frame>) -> Option<Closing> {
-        loop {
-            {
-                let mut frames = self.frames.borrow_mut();
-                if !frames.is_empty() {
-                    // Moved with its allocation, not drained into a kept buffer: the writer frees
-                    // it after the write, so an idle socket holds no queue memory at all.
-                    let taken = std::mem::take(&mut *frames);
-                    if batch.is_empty() {
-                        *batch = Vec::from(taken);
-                    } else {
-                        batch.extend(taken);
-                    }
-                    return None;
-                }
-            }
-            if let Some(closing) = self.closing.borrow().clone() {
-                return Some(closing);
-            }
-            self.writer_wake.notified().await;
+    /// The close request, if any.
+    pub(crate) fn closing(&self) -> Option<Closing> {
+        self.closing.borrow().clone()
+    }
+
+    /// Takes the oldest queued frame. An emptied queue gives its memory back once it has grown
+    /// past a few frames, so an idle socket holds no queue memory worth counting.
+    pub(crate) fn pop_frame(&self) -> Option<Frame> {
+        let mut frames = self.frames.borrow_mut();
+        let frame = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > KEPT_QUEUE_CAPACITY {
+            *frames = VecDeque::new();
+        }
+        frame
+    }
+
+    /// Whether frames are queued.
+    pub(crate) fn has_frames(&self) -> bool {
+        !self.frames.borrow().is_empty()
+    }
+
+    /// Remembers the socket's task, which is about to wait.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        match self.waker.take() {
+            Some(kept) if kept.will_wake(waker) => self.waker.set(Some(kept)),
+            _ => self.waker.set(Some(waker.clone())),
         }
     }
 
-    /// The writer has finished (closed or failed): nothing more will be sent.
-    pub(crate) fn mark_writer_done(&self) {
-        self.writer_done.set(true);
-        self.frames.borrow_mut().clear();
-        self.reader_wake.notify_one();
+    /// Forgets the socket's task while it runs: what it queues itself needs no wake-up.
+    pub(crate) fn clear_waker(&self) {
+        self.waker.set(None);
     }
 
-    /// Whether the writer has finished.
-    pub(crate) fn writer_done(&self) -> bool {
-        self.writer_done.get()
+    fn wake(&self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// The socket's task has stopped writing: frames still queued are dropped.
+    pub(crate) fn discard_frames(&self) {
+        *self.frames.borrow_mut() = VecDeque::new();
     }
 }
 
@@ -200,8 +204,12 @@ mod tests {
         Outbox::new(2, policy, Arc::default(), info)
     }
 
-    #[tokio::test]
-    async fn drop_newest_keeps_the_socket_and_counts() {
+    fn drain(out: &Outbox) -> Vec<Frame> {
+        std::iter::from_fn(|| out.pop_frame()).collect()
+    }
+
+    #[test]
+    fn drop_newest_keeps_the_socket_and_counts() {
         let out = outbox(SlowConsumerPolicy::DropNewest);
         assert!(out.push("a".into()) && out.push("b".into()));
         assert!(!out.push("c".into()));
@@ -212,22 +220,18 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed),
             1
         );
-        let mut batch = Vec::new();
-        assert_eq!(out.next_batch(&mut batch).await, None);
-        assert_eq!(batch, vec![Frame::from("a"), Frame::from("b")]);
+        assert_eq!(drain(&out), vec![Frame::from("a"), Frame::from("b")]);
     }
 
-    #[tokio::test]
-    async fn disconnect_discards_the_queue_and_closes() {
+    #[test]
+    fn disconnect_discards_the_queue_and_closes() {
         let out = outbox(SlowConsumerPolicy::Disconnect);
         out.push("a".into());
         out.push("b".into());
         assert!(!out.push("c".into()));
-        let mut batch = Vec::new();
-        let closing = out.next_batch(&mut batch).await;
-        assert!(batch.is_empty());
+        assert!(drain(&out).is_empty());
         assert!(matches!(
-            closing,
+            out.closing(),
             Some(Closing::Send {
                 code: close::SLOW_CONSUMER,
                 ..
@@ -235,14 +239,47 @@ mod tests {
         ));
     }
 
-    #[tokio::test]
-    async fn queued_frames_go_out_before_a_requested_close() {
+    #[test]
+    fn frames_queued_before_a_close_stay_and_later_ones_are_refused() {
         let out = outbox(SlowConsumerPolicy::Disconnect);
         out.push("ack".into());
         out.close(Closing::Finish);
-        let mut batch = Vec::new();
-        assert_eq!(out.next_batch(&mut batch).await, None);
-        assert_eq!(batch.len(), 1);
-        assert_eq!(out.next_batch(&mut batch).await, Some(Closing::Finish));
+        assert!(!out.push("late".into()));
+        assert_eq!(drain(&out), vec![Frame::from("ack")]);
+        assert_eq!(out.closing(), Some(Closing::Finish));
+    }
+
+    /// Counts its wake-ups.
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_waiting_task_is_woken_once_and_a_running_one_not_at_all() {
+        let out = outbox(SlowConsumerPolicy::DropNewest);
+        let counter = Arc::new(Counter(Default::default()));
+        let waker = Waker::from(counter.clone());
+        let woken = || counter.0.load(std::sync::atomic::Ordering::Relaxed);
+        out.set_waker(&waker);
+        out.push("a".into());
+        out.push("b".into());
+        assert_eq!(
+            woken(),
+            1,
+            "the first push wakes, the second finds it awake"
+        );
+        drain(&out);
+        out.set_waker(&waker);
+        out.clear_waker();
+        out.push("c".into());
+        out.push_control(Control::Frame("d".into()));
+        assert_eq!(woken(), 1, "a running task is not woken by what it queues");
+        out.set_waker(&waker);
+        out.push_control(Control::Frame("e".into()));
+        assert_eq!(woken(), 2, "commands wake a waiting task");
     }
 }

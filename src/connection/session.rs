@@ -71,6 +71,12 @@ impl Session {
         self.linger_until.is_some() || self.outbox.is_closing()
     }
 
+    /// Whether the socket's task must run [`Session::run_controls`]: commands are queued, or a
+    /// close was requested elsewhere and its linger has not started.
+    pub(super) fn needs_controls(&self) -> bool {
+        self.outbox.has_controls() || (self.outbox.is_closing() && self.linger_until.is_none())
+    }
+
     /// The next instant a timer must look at this socket.
     pub(super) fn next_deadline(&self) -> Instant {
         if let Some(linger) = self.linger_until {

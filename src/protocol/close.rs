@@ -3,6 +3,10 @@
 
 /// Going away: sent to every socket on shutdown. Clients reconnect with backoff and raise no error.
 pub const GOING_AWAY: u16 = 1001;
+/// The peer broke the WebSocket framing rules (RFC 6455 "protocol error").
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// A text message that is not UTF-8 (RFC 6455 "invalid frame payload data").
+pub const INVALID_PAYLOAD: u16 = 1007;
 /// A message larger than the configured maximum (RFC 6455 "message too big").
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// "Client pong timed out": nothing arrived from the client within `pingTimeout`.
@@ -21,6 +25,8 @@ pub const SLOW_CONSUMER: u16 = 4100;
 pub fn reason(code: u16) -> &'static str {
     match code {
         GOING_AWAY => "Server is shutting down",
+        PROTOCOL_ERROR => "WebSocket protocol error",
+        INVALID_PAYLOAD => "Text message is not UTF-8",
         MESSAGE_TOO_BIG => "Message too big",
         PONG_TIMEOUT => "Client pong timed out",
         HANDSHAKE_TIMEOUT => "Did not receive #handshake from client before timeout",
