@@ -135,14 +135,9 @@ fn upgrade(
             Ok(upgraded) => upgraded,
             Err(err) => return tracing::debug!("upgrade failed: {err}"),
         };
-        // hyper hands back the connection it was given (a `TcpStream`), with any bytes it read
-        // past the request; the socket is served on the stream itself.
-        let parts = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => parts,
-            Err(_) => return tracing::error!("upgraded connection is not a TCP stream"),
+        let Some(ws) = ws_socket(upgraded, &task_ctx.settings) else {
+            return tracing::error!("upgraded connection is not a TCP stream");
         };
-        let limits = ws_limits(&task_ctx.settings);
-        let ws = WsSocket::new(parts.io.into_inner(), &parts.read_buf, limits);
         connection::run(task_ctx, ws, &query).await;
         drop(permit);
     };
@@ -158,6 +153,21 @@ fn upgrade(
     response
         .body(empty())
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, ""))
+}
+
+/// The WebSocket on the stream hyper was given (a `TcpStream`), with any bytes hyper read past
+/// the request. A function of its own so that hyper's read buffer is dropped here, not held by
+/// the socket's task for the socket's whole life.
+fn ws_socket(
+    upgraded: hyper::upgrade::Upgraded,
+    settings: &crate::config::Settings,
+) -> Option<WsSocket> {
+    let parts = upgraded.downcast::<TokioIo<TcpStream>>().ok()?;
+    Some(WsSocket::new(
+        parts.io.into_inner(),
+        &parts.read_buf,
+        ws_limits(settings),
+    ))
 }
 
 /// The socket's sizes from the settings.
