@@ -93,6 +93,8 @@ async fn drive(session: &mut Session, mut ws: WsSocket) {
             // allocation per message.
             Wake::Controls => Box::pin(session.run_controls()).await,
             Wake::Read(Ok(incoming)) => {
+                // The last request buffered: its replies wait for one turn (see `IoState`).
+                io.yield_before_write = !ws.has_buffered_frame();
                 if !Box::pin(on_incoming(session, &ws, incoming)).await {
                     io.reading = false;
                     session.outbox.close(Closing::Finish);
@@ -144,11 +146,22 @@ async fn drive(session: &mut Session, mut ws: WsSocket) {
 struct IoState {
     /// Whether the peer may still send (no close frame, no end of stream, no protocol error).
     reading: bool,
+    /// Replies to the requests just handled wait until the worker has run every other socket
+    /// ready now, by going to the back of the worker's run queue once. The replies of all
+    /// those sockets then leave back to back: on loopback and between busy peers, a send
+    /// wakes the peer's reading thread, and a peer already woken by the first reply of a burst
+    /// is not woken again, which made an RPC through a plugin cost 16 µs of server CPU instead
+    /// of 24 (`scload rpc --conns 100`). One more poll of the socket's task per batch of
+    /// requests pays for it.
+    yield_before_write: bool,
 }
 
 impl Default for IoState {
     fn default() -> Self {
-        IoState { reading: true }
+        IoState {
+            reading: true,
+            yield_before_write: false,
+        }
     }
 }
 
@@ -164,6 +177,11 @@ fn poll_wake(
 ) -> Poll<Wake> {
     let outbox = &session.outbox;
     outbox.clear_waker();
+    if std::mem::take(&mut io.yield_before_write) && outbox.has_frames() {
+        // To the back of the run queue, without waiting for anything (see `IoState`).
+        cx.waker().wake_by_ref();
+        return Poll::Pending;
+    }
     if !session.closing() && cancelled.poll(cx).is_ready() {
         return Poll::Ready(Wake::Shutdown);
     }
