@@ -47,6 +47,9 @@ pub(crate) async fn run(ctx: Rc<WorkerCtx>, ws: WsSocket, query: &str) {
 
     let mut session = Session::new(ctx.clone(), key, info, outbox.clone());
     drive(&mut session, ws).await;
+    // Nothing more is written: later pushes (fan-out until `cleanup` leaves the channels) are
+    // refused, and what is queued is dropped.
+    outbox.close(Closing::Finish);
     outbox.discard_frames();
     Box::pin(session.cleanup()).await;
     ctx.sockets.borrow_mut().remove(&key);
