@@ -1400,6 +1400,25 @@ async fn a_memory_hog_hits_the_cap_and_the_next_call_works() {
     gw.shutdown().await;
 }
 
+/// A runaway recursion ends at the Wasm stack limit as a trap, not a crash of the worker.
+#[tokio::test]
+async fn a_runaway_recursion_traps_and_the_worker_survives() {
+    let gw = misbehave(one_worker()).start();
+    let mut c = Peer::connect(gw.addr()).await;
+    assert_eq!(c.ok("count", Value::Null).await, json!(1));
+    let error = c.error("recurse", Value::Null).await;
+    assert_eq!(
+        error,
+        json!({"name":"PluginError","message":"plugin misbehave failed: trapped: wasm trap: call stack exhausted"})
+    );
+    assert_eq!(
+        c.ok("count", Value::Null).await,
+        json!(1),
+        "a fresh instance"
+    );
+    gw.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_reply_over_the_message_limit_is_an_error_and_the_socket_stays_usable() {
     // Building and copying out 10 MB can take longer than 100 ms of wall time on a busy machine.
@@ -1475,6 +1494,47 @@ async fn a_guest_waiting_on_wasi_is_bounded_and_the_worker_stays_healthy() {
     // The worker and the shared store are fine; the next call runs.
     assert_eq!(c.ok("kv-get", json!("before")).await, json!("1"));
     gw.shutdown().await;
+}
+
+/// The same two WASI paths on a thread with no tokio runtime, as `check-plugin`, the reload
+/// thread and `benches/plugin_call.rs` call plugins: printing works, and a wait (a tokio timer
+/// underneath, which panics outside a runtime unless the host provides one) is cut at the
+/// budget. No gateway: a worker's hooks, called directly.
+#[test]
+fn a_guest_printing_and_waiting_outside_any_runtime_does_not_panic() {
+    assert!(tokio::runtime::Handle::try_current().is_err());
+    init_logs();
+    let setup = host_calls(one_worker()).config("host-calls", "print_in_init = true");
+    let hooks = setup.load().expect("host-calls loads")(0);
+    let info = scgate::SocketInfo {
+        id: "no-runtime-socket-000".into(),
+        query: "".into(),
+        worker: 0,
+        auth_token: None,
+    };
+    let call = |event: &str, data: &str| {
+        let data = serde_json::value::RawValue::from_string(data.into()).expect("json");
+        hooks.on_event(&info, event, Some(&data), &mut scgate::Actions::default())
+    };
+    let marker = format!("no-runtime-print-{}", unix_now().as_nanos());
+    assert!(matches!(
+        call("print", &json!(marker).to_string()),
+        scgate::Outcome::Ack(None)
+    ));
+    assert!(logged(&marker), "no log line with {marker}");
+    let started = Instant::now();
+    match call("sleep", "5") {
+        scgate::Outcome::Fail(error) => assert!(
+            error
+                .message
+                .starts_with("plugin host-calls failed: blocked on WASI past "),
+            "{error:?}"
+        ),
+        other => panic!("the sleep was not cut: {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // A fresh instance serves the next call.
+    assert!(matches!(call("now", "null"), scgate::Outcome::Ack(Some(_))));
 }
 
 #[tokio::test]

@@ -160,7 +160,16 @@ pub fn new_engine() -> anyhow::Result<Engine> {
 /// nothing that wakes it, so a pending call is polled again until `budget` of wall-clock time has
 /// passed and then dropped, which cancels it (the caller discards the instance). Guest code that
 /// runs is bounded by the epoch deadline instead.
+///
+/// It runs inside a tokio runtime context, as wasmtime-wasi's futures expect (its timers are
+/// tokio timers, which panic without one): the worker's, or on a thread that has none
+/// (`check-plugin`, the reload thread) a fallback that is never driven, so a guest's wait ends
+/// the same way everywhere: cut at the budget. Without a runtime at all, the call fails at once.
 pub fn run_until<F: Future>(call: F, budget: Duration) -> Option<F::Output> {
+    let _fallback = match tokio::runtime::Handle::try_current() {
+        Ok(_) => None,
+        Err(_) => Some(fallback_runtime()?.enter()),
+    };
     let deadline = Instant::now() + budget;
     let mut call = std::pin::pin!(call);
     let mut cx = Context::from_waker(Waker::noop());
@@ -173,6 +182,22 @@ pub fn run_until<F: Future>(call: F, budget: Duration) -> Option<F::Output> {
         }
         std::thread::yield_now();
     }
+}
+
+/// The runtime context for guest calls on a thread that has none. Never driven: like a worker's
+/// runtime during a guest call, its timers never fire. `None` if it cannot be built.
+fn fallback_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    // Built once, on first use: calls on worker threads, the common case, never need it.
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .inspect_err(|e| tracing::error!("no runtime for guest calls off workers: {e}"))
+                .ok()
+        })
+        .as_ref()
 }
 
 /// Epoch ticks for a deadline in milliseconds (at least one).
