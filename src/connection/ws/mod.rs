@@ -8,8 +8,10 @@ pub(crate) mod frame;
 use frame::Opcode;
 use std::io;
 use std::ops::Range;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::net::TcpStream;
+use tokio_util::io::poll_read_buf;
 
 /// Sizes from the settings.
 #[derive(Clone, Copy, Debug)]
@@ -217,21 +219,25 @@ impl WsSocket {
         }
         self.rpos = 0;
         loop {
+            // Readiness first, so that a socket waiting for data holds no buffer.
             std::task::ready!(self.stream.poll_read_ready(cx)).map_err(ended)?;
             if self.rbuf.capacity() == self.rbuf.len() {
                 self.rbuf.reserve(self.limits.read_chunk);
             }
-            match self.stream.try_read_buf(&mut self.rbuf) {
-                Ok(0) => return Poll::Ready(Err(ReadError::Ended(None))),
-                Ok(_) => return Poll::Ready(Ok(())),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            // Through `AsyncRead`, which notes a short read as the socket drained, so the next
+            // read waits for readiness instead of making a `recv` that would block.
+            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ReadError::Ended(None))),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(ReadError::Ended(Some(e)))),
+                Poll::Pending => {
                     // Readiness was stale: wait for the next, holding no buffer if none is needed.
                     if self.rbuf.is_empty() {
                         self.rbuf = Vec::new();
                     }
+                    return Poll::Pending;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Poll::Ready(Err(ReadError::Ended(Some(e)))),
             }
         }
     }
