@@ -84,6 +84,14 @@ impl Raw {
         Raw::upgrade_with(addr, &[]).await
     }
 
+    /// Upgrades and completes the SocketCluster handshake.
+    async fn handshaken(addr: std::net::SocketAddr) -> Raw {
+        let mut raw = Raw::upgrade(addr).await;
+        raw.send(&text(HANDSHAKE)).await;
+        assert_eq!(raw.json().await["rid"], 1);
+        raw
+    }
+
     /// Reads more bytes; false at the end of the stream.
     async fn fill(&mut self) -> bool {
         let mut chunk = [0u8; 4096];
@@ -227,9 +235,7 @@ async fn an_unmasked_frame_fails_the_connection_with_1002() {
     assert_eq!(c.closed().await.0, 1002);
     assert!(c.ends().await);
     // The gateway serves the next client.
-    let mut d = Raw::upgrade(server.local_addr()).await;
-    d.send(&text(HANDSHAKE)).await;
-    assert_eq!(d.json().await["rid"], 1);
+    Raw::handshaken(server.local_addr()).await;
     server.shutdown().await;
 }
 
@@ -247,9 +253,7 @@ async fn a_text_message_that_is_not_utf8_closes_1007() {
 #[tokio::test]
 async fn the_peers_close_is_echoed_and_the_connection_ends() {
     let server = start(one_worker());
-    let mut c = Raw::upgrade(server.local_addr()).await;
-    c.send(&text(HANDSHAKE)).await;
-    assert_eq!(c.json().await["rid"], 1);
+    let mut c = Raw::handshaken(server.local_addr()).await;
     let mut payload = 4321u16.to_be_bytes().to_vec();
     payload.extend_from_slice(b"bye");
     c.send(&frame(FIN | CLOSE, &payload, true)).await;
@@ -264,9 +268,7 @@ async fn an_oversize_fragmented_message_closes_1009_and_the_close_reply_is_still
         max_message_bytes: 4096,
         ..one_worker()
     });
-    let mut c = Raw::upgrade(server.local_addr()).await;
-    c.send(&text(HANDSHAKE)).await;
-    assert_eq!(c.json().await["rid"], 1);
+    let mut c = Raw::handshaken(server.local_addr()).await;
     let chunk = vec![b'x'; 3000];
     let mut bytes = frame(TEXT, &chunk, true);
     bytes.extend(frame(FIN | CONTINUATION, &chunk, true));
