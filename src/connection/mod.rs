@@ -113,11 +113,9 @@ async fn drive(session: &mut Session, mut ws: WsSocket) {
             Wake::Read(Err(ReadError::Protocol(why))) => {
                 tracing::debug!(socket = %session.info.id, "closing: protocol error: {why}");
                 io.reading = false;
-                let code = close::PROTOCOL_ERROR;
-                session.outbox.close(Closing::Send {
-                    code,
-                    reason: close::reason(code).into(),
-                });
+                session
+                    .outbox
+                    .close(Closing::with_code(close::PROTOCOL_ERROR));
             }
             Wake::Read(Err(ReadError::Ended(err))) => {
                 if let Some(err) = err {
@@ -261,11 +259,9 @@ async fn on_incoming(session: &mut Session, ws: &WsSocket, incoming: Incoming) -
         Incoming::Data { binary: false } => match std::str::from_utf8(ws.message()) {
             Ok(text) => session.on_text(text).await,
             Err(_) => {
-                let code = close::INVALID_PAYLOAD;
-                session.outbox.close(Closing::Send {
-                    code,
-                    reason: close::reason(code).into(),
-                });
+                session
+                    .outbox
+                    .close(Closing::with_code(close::INVALID_PAYLOAD));
                 return false;
             }
         },

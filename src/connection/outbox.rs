@@ -19,13 +19,24 @@ const MAX_CONTROLS: usize = 64;
 /// cost an idle socket a few dozen bytes at most.
 const KEPT_QUEUE_CAPACITY: usize = 4;
 
-/// How the writer should end the connection.
+/// How the socket's task should end the connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Closing {
     /// Send a close frame with this code and reason after the frames already queued.
     Send { code: u16, reason: String },
-    /// The peer closed or the reader failed: just finish the close handshake.
+    /// The peer closed, or its stream ended or failed: after the frames queued, answer with a
+    /// close frame (the peer's code echoed) and end.
     Finish,
+}
+
+impl Closing {
+    /// A close with `code` and the reason the gateway gives it.
+    pub(crate) fn with_code(code: u16) -> Closing {
+        Closing::Send {
+            code,
+            reason: close::reason(code).into(),
+        }
+    }
 }
 
 /// The outbound side of one socket. Lives in one worker thread only (`Rc`), so plain `Cell`s do.
@@ -40,7 +51,7 @@ pub(crate) struct Outbox {
     // and clears it while it runs, so what it queues itself wakes nothing.
     waker: Cell<Option<Waker>>,
     metrics: Arc<Metrics>,
-    // The socket as hooks see it, for calls made on its behalf outside its reader (publish-out).
+    // The socket as hooks see it, for calls made on its behalf outside its task (publish-out).
     info: RefCell<SocketInfo>,
 }
 
@@ -86,11 +97,7 @@ impl Outbox {
                 SlowConsumerPolicy::Disconnect => {
                     Metrics::inc(&self.metrics.slow_consumer_disconnects);
                     self.frames.borrow_mut().clear();
-                    let code = close::SLOW_CONSUMER;
-                    self.close(Closing::Send {
-                        code,
-                        reason: close::reason(code).into(),
-                    });
+                    self.close(Closing::with_code(close::SLOW_CONSUMER));
                 }
             }
             return false;
@@ -109,7 +116,7 @@ impl Outbox {
         }
     }
 
-    /// Asks the writer to end the connection; the first request wins.
+    /// Asks the socket's task to end the connection; the first request wins.
     pub(crate) fn close(&self, closing: Closing) {
         let mut slot = self.closing.borrow_mut();
         if slot.is_none() {
@@ -123,7 +130,7 @@ impl Outbox {
         self.closing.borrow().is_some()
     }
 
-    /// Queues a command for the socket's reader.
+    /// Queues a command for the socket's task.
     pub(crate) fn push_control(&self, control: Control) {
         let mut controls = self.controls.borrow_mut();
         if controls.len() >= MAX_CONTROLS {

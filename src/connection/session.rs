@@ -1,4 +1,4 @@
-//! The protocol state of one socket, driven by its reader: the handshake, heartbeats and their
+//! The protocol state of one socket, driven by the socket's task: the handshake, heartbeats and their
 //! deadlines, server-initiated closes, and the commands other tasks send it.
 
 use super::outbox::{Closing, Outbox};
@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long a closing socket waits for the peer's close frame (and a blocked writer for the
-/// peer to read) before the TCP connection is dropped.
-pub(super) const CLOSE_LINGER: Duration = Duration::from_secs(3);
+/// How long a closing socket waits for the peer's close frame (and for a peer that stopped
+/// reading to take what is still queued) before the TCP connection is dropped.
+const CLOSE_LINGER: Duration = Duration::from_secs(3);
 /// Longest close-frame reason RFC 6455 allows (125-byte control payload minus the code).
 const MAX_REASON_BYTES: usize = 123;
 
@@ -292,7 +292,7 @@ impl Session {
         self.linger_until = Some(Instant::now() + CLOSE_LINGER);
     }
 
-    /// The peer started the close (or vanished): let the writer finish the close handshake.
+    /// The peer started the close (or vanished): the socket's task finishes the close handshake.
     pub(super) fn peer_closed(&mut self, code: Option<u16>) {
         if !self.closing() {
             self.close_code = code.unwrap_or(1005);

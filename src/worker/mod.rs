@@ -150,7 +150,7 @@ fn start_connection(
             return;
         }
     };
-    // Frames are small and latency matters more than packet count; the writer batches itself.
+    // Frames are small and latency matters more than packet count; a socket's task batches its writes itself.
     let _ = stream.set_nodelay(true);
     let task = crate::http::serve_connection(ctx.clone(), stream, permit);
     tokio::task::spawn_local(ctx.tasks.track_future(task));
