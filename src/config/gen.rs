@@ -13,6 +13,10 @@ const WRAP_COLUMN: usize = 98;
 /// Group title → the keys in it, in the order they are printed.
 const GROUPS: &[(&str, &[&str])] = &[
     ("Listener", &["host", "port", "path", "public_dir"]),
+    (
+        "Admin listener",
+        &["admin_host", "admin_port", "admin_token"],
+    ),
     ("Threads and brokers", &["workers", "brokers", "broker"]),
     (
         "Protocol and timeouts",
