@@ -194,6 +194,10 @@ pub struct ServeArgs {
 
     #[arg(long, value_name = "FRAMES", help = help("outbound_queue_frames"))]
     pub outbound_queue_frames: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = help("outbound_queue_bytes"))]
+    pub outbound_queue_bytes: Option<usize>,
+    #[arg(long, value_name = "BYTES", help = help("max_buffered_bytes"))]
+    pub max_buffered_bytes: Option<usize>,
     #[arg(long, value_name = "POLICY", value_parser = enum_value::<SlowConsumerPolicy>, help = help("slow_consumer"))]
     pub slow_consumer: Option<SlowConsumerPolicy>,
     #[arg(long, value_name = "BYTES", help = help("read_buffer_bytes"))]

@@ -119,6 +119,18 @@ impl Gateway {
         self.send(socket, control).await
     }
 
+    /// Asks worker `worker` to close its socket `key` with `code`, without waiting: false when
+    /// that worker's command queue is full (or it is gone).
+    pub(crate) fn try_disconnect(&self, worker: usize, key: u64, code: u16, reason: &str) -> bool {
+        let control = Control::Disconnect {
+            code,
+            reason: reason.into(),
+        };
+        self.controls
+            .get(worker)
+            .is_some_and(|sender| sender.try_send((key, control)).is_ok())
+    }
+
     /// The plugin status report, as worker 0's hooks give it; `None` for native hooks.
     pub(crate) async fn plugins_status(&self) -> Result<Option<serde_json::Value>, GatewayError> {
         let sender = self.controls.first().ok_or(GatewayError::Closed)?;

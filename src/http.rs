@@ -174,6 +174,8 @@ pub(crate) fn ws_limits(settings: &crate::config::Settings) -> ws::Limits {
         max_message: settings.max_message_bytes,
         read_chunk: settings.read_buffer_bytes,
         write_chunk: settings.write_buffer_bytes,
+        // A message must be complete within the heartbeat's timeout of its first fragment.
+        message_time: Duration::from_millis(settings.ping_timeout_ms),
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub slow_consumer_disconnects: AtomicU64,
     /// Frames dropped by the `drop-newest` slow-consumer policy.
     pub slow_consumer_drops: AtomicU64,
+    /// Sockets closed because they were among the largest holders when `max_buffered_bytes`
+    /// was reached.
+    pub buffer_evictions: AtomicU64,
     /// Publishes refused toward the distributed engine (away, or its queue full): the
     /// publisher got an error; subscribers on this node still got the message.
     pub broker_publish_errors: AtomicU64,
@@ -67,6 +70,7 @@ impl Metrics {
                 "slow_consumer_drops",
                 self.slow_consumer_drops.load(Relaxed),
             ),
+            ("buffer_evictions", self.buffer_evictions.load(Relaxed)),
             (
                 "broker_publish_errors",
                 self.broker_publish_errors.load(Relaxed),

@@ -121,6 +121,20 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
          At least 1.",
     ),
     (
+        "outbound_queue_bytes",
+        "Bytes a socket's outbound queue holds (every frame counts: replies, handshake and auth \
+         frames, pings, deliveries) before the slow-consumer policy applies. A frame larger \
+         than this is still queued when the queue is empty. At least 1.",
+    ),
+    (
+        "max_buffered_bytes",
+        "Bytes all sockets together may buffer in messages still being read (fragments, a \
+         large frame still arriving) and in output their peers have not taken. Past it the \
+         largest holders are closed: code 1009 when most of what a socket holds is a message \
+         being read, 1013 when it is output; counted in buffer_evictions. A socket holding \
+         under 32 KiB is not counted. At least 1048576 (1 MiB).",
+    ),
+    (
         "slow_consumer",
         "What happens when a socket's outbound queue is full. Allowed: \"disconnect\" (close \
          the socket with code 4100; the client reconnects and notices the gap) or \

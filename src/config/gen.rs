@@ -42,6 +42,8 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Slow consumers and buffers",
         &[
             "outbound_queue_frames",
+            "outbound_queue_bytes",
+            "max_buffered_bytes",
             "slow_consumer",
             "read_buffer_bytes",
             "write_buffer_bytes",

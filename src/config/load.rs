@@ -17,6 +17,9 @@ use super::{
 const MIN_MESSAGE_BYTES: u64 = 1024;
 /// Smallest `read_buffer_bytes`: below this a single small frame needs several reads.
 const MIN_READ_BUFFER_BYTES: u64 = 256;
+/// Smallest `max_buffered_bytes`: a few of the holdings the budget counts (32 KiB each at the
+/// least), so a budget this small still tells a large holder from an ordinary one.
+const MIN_BUFFERED_BYTES: u64 = 1024 * 1024;
 /// Most worker threads: each holds its own instance of every plugin, so past a few dozen cores
 /// memory grows faster than throughput; 0 (one per core) is capped to this too.
 const MAX_WORKERS: usize = 64;
@@ -250,7 +253,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = self;
         // (key, value, smallest allowed value)
-        let minimums: [(&'static str, u64, u64); 15] = [
+        let minimums: [(&'static str, u64, u64); 17] = [
             ("plugin_deadline_ms", s.plugin_deadline_ms, 1),
             ("plugin_memory_bytes", s.plugin_memory_bytes as u64, 65_536),
             (
@@ -277,6 +280,12 @@ impl Settings {
             ),
             ("max_connections", s.max_connections as u64, 1),
             ("outbound_queue_frames", s.outbound_queue_frames as u64, 1),
+            ("outbound_queue_bytes", s.outbound_queue_bytes as u64, 1),
+            (
+                "max_buffered_bytes",
+                s.max_buffered_bytes as u64,
+                MIN_BUFFERED_BYTES,
+            ),
             (
                 "read_buffer_bytes",
                 s.read_buffer_bytes as u64,

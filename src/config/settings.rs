@@ -92,6 +92,11 @@ pub struct Settings {
     pub max_connections: usize,
     /// Frames a socket's outbound queue holds before the slow-consumer policy applies.
     pub outbound_queue_frames: usize,
+    /// Bytes a socket's outbound queue holds before the slow-consumer policy applies.
+    pub outbound_queue_bytes: usize,
+    /// Bytes all sockets together may buffer in messages being read and output not yet taken
+    /// by their peers; past it the largest holders are closed.
+    pub max_buffered_bytes: usize,
     /// "disconnect" or "drop-newest".
     pub slow_consumer: SlowConsumerPolicy,
     /// Whether clients may `#publish`.
@@ -175,6 +180,13 @@ impl Default for Settings {
             max_connections: 19_500,
             // About 10 s of a 100 msg/s channel; at most a few MB per socket for small frames.
             outbound_queue_frames: 1024,
+            // Four of the largest messages (`max_message_bytes`), and thousands of ordinary
+            // frames; a socket that lets this much pile up is not reading.
+            outbound_queue_bytes: 8 * 1024 * 1024,
+            // A bound on what hostile sockets can pin together (128 of them at the largest
+            // message), far above what ordinary traffic holds: a socket in ordinary traffic
+            // holds under 32 KiB, which is not even counted.
+            max_buffered_bytes: 256 * 1024 * 1024,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             allow_client_publish: true,
             // 512 holds any SocketCluster control message and typical small events in one read;

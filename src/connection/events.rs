@@ -50,7 +50,15 @@ struct ChannelData<'a> {
 /// `AuthTokenExpiredError` when the socket's token expired as this packet arrived.
 pub(super) async fn handle(s: &mut Session, e: EventPacket<'_>, expired: Option<ErrorObject>) {
     match e.event.as_ref() {
-        "#handshake" => s.handshake(e.cid, e.data).await,
+        // Refused: a second handshake would run the handshake middleware and take a token
+        // again at the client's will (docs/limits.md).
+        "#handshake" => s.reply_error(
+            e.cid,
+            &ErrorObject::new(
+                "InvalidActionError",
+                "The socket has already completed its handshake",
+            ),
+        ),
         "#subscribe" => subscribe(s, e.cid, e.data, expired).await,
         "#unsubscribe" => unsubscribe(s, e.cid, e.data).await,
         "#publish" => publish(s, e.cid, e.data).await,

@@ -4,6 +4,7 @@
 
 mod actions;
 mod auth;
+pub(crate) mod budget;
 mod events;
 mod middleware;
 pub(crate) mod outbox;
@@ -26,7 +27,7 @@ use tokio::time::Sleep;
 use ws::{Incoming, ReadError, WsSocket};
 
 /// Serves one upgraded socket until it closes.
-pub(crate) async fn run(ctx: Rc<WorkerCtx>, ws: WsSocket, query: &str) {
+pub(crate) async fn run(ctx: Rc<WorkerCtx>, mut ws: WsSocket, query: &str) {
     let key = ctx.next_key();
     let info = SocketInfo {
         id: socket_id::encode(ctx.index, key).into(),
@@ -36,12 +37,16 @@ pub(crate) async fn run(ctx: Rc<WorkerCtx>, ws: WsSocket, query: &str) {
     };
     let settings = &ctx.settings;
     let outbox = Rc::new(Outbox::new(
-        settings.outbound_queue_frames,
+        (
+            settings.outbound_queue_frames,
+            settings.outbound_queue_bytes,
+        ),
         settings.slow_consumer,
         ctx.metrics.clone(),
         info.clone(),
     ));
     ctx.sockets.borrow_mut().insert(key, outbox.clone());
+    ws.attach(budget::Holding::new(ctx.budget.clone(), ctx.index, key));
     Metrics::inc(&ctx.metrics.sockets_total);
     Metrics::inc(&ctx.metrics.sockets_open);
 
@@ -108,6 +113,13 @@ async fn drive(session: &mut Session, mut ws: WsSocket) {
                 session.close(
                     close::MESSAGE_TOO_BIG,
                     close::reason(close::MESSAGE_TOO_BIG),
+                );
+            }
+            Wake::Read(Err(ReadError::Unfinished)) => {
+                tracing::debug!(socket = %session.info.id, "closing: a message left unfinished");
+                session.close(
+                    close::MESSAGE_UNFINISHED,
+                    close::reason(close::MESSAGE_UNFINISHED),
                 );
             }
             Wake::Read(Err(ReadError::Protocol(why))) => {
@@ -178,6 +190,7 @@ fn poll_wake(
 ) -> Poll<Wake> {
     let outbox = &session.outbox;
     outbox.clear_waker();
+    ws.account(outbox.queued_bytes());
     if std::mem::take(&mut io.yield_before_write) && outbox.has_frames() {
         // To the back of the run queue, without waiting for anything (see `IoState`).
         cx.waker().wake_by_ref();
@@ -190,8 +203,9 @@ fn poll_wake(
         return Poll::Ready(Wake::Controls);
     }
     // Requests already buffered are handled before anything is written, so their replies
-    // leave together.
-    if io.reading && ws.has_buffered_frame() {
+    // leave together. A socket whose output is stuck is not read from (a peer that sends
+    // without reading waits on TCP), here or below; its timers still run.
+    if io.reading && !ws.write_backlogged() && ws.has_buffered_frame() {
         if let Poll::Ready(read) = ws.poll_read(cx) {
             return Poll::Ready(Wake::Read(read));
         }
@@ -199,7 +213,7 @@ fn poll_wake(
     if let Poll::Ready(over) = poll_write(cx, outbox, ws, io) {
         return Poll::Ready(over);
     }
-    if io.reading {
+    if io.reading && !ws.write_backlogged() {
         if let Poll::Ready(read) = ws.poll_read(cx) {
             return Poll::Ready(Wake::Read(read));
         }

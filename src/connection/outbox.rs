@@ -1,6 +1,8 @@
 //! A socket's bounded outbound queue, shared within its worker by the socket's task and the
-//! worker's fan-out. The socket's task frames what is queued and writes it in one go. When the
-//! queue is full the configured [`SlowConsumerPolicy`] applies.
+//! worker's fan-out. The socket's task frames what is queued and writes it in one go. Every
+//! frame counts against the bounds (`outbound_queue_frames`, `outbound_queue_bytes`): replies,
+//! handshake and auth frames, pings and deliveries alike. When a frame does not fit, the
+//! configured [`SlowConsumerPolicy`] applies.
 
 use crate::config::SlowConsumerPolicy;
 use crate::gateway::Control;
@@ -42,7 +44,10 @@ impl Closing {
 /// The outbound side of one socket. Lives in one worker thread only (`Rc`), so plain `Cell`s do.
 pub(crate) struct Outbox {
     frames: RefCell<VecDeque<Frame>>,
+    /// Bytes of the frames queued.
+    bytes: Cell<usize>,
     capacity: usize,
+    max_bytes: usize,
     policy: SlowConsumerPolicy,
     closing: RefCell<Option<Closing>>,
     controls: RefCell<VecDeque<Control>>,
@@ -56,15 +61,19 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// A queue of at most `capacity` frames and `max_bytes` bytes (a larger frame still goes
+    /// into an empty queue).
     pub(crate) fn new(
-        capacity: usize,
+        (capacity, max_bytes): (usize, usize),
         policy: SlowConsumerPolicy,
         metrics: Arc<Metrics>,
         info: SocketInfo,
     ) -> Self {
         Outbox {
             frames: RefCell::default(),
+            bytes: Cell::new(0),
             capacity,
+            max_bytes,
             policy,
             closing: RefCell::default(),
             controls: RefCell::default(),
@@ -90,30 +99,35 @@ impl Outbox {
             return false;
         }
         let mut frames = self.frames.borrow_mut();
-        if frames.len() >= self.capacity {
+        let bytes = self.bytes.get() + frame.len();
+        if frames.len() >= self.capacity || (bytes > self.max_bytes && !frames.is_empty()) {
             drop(frames);
             match self.policy {
                 SlowConsumerPolicy::DropNewest => Metrics::inc(&self.metrics.slow_consumer_drops),
                 SlowConsumerPolicy::Disconnect => {
                     Metrics::inc(&self.metrics.slow_consumer_disconnects);
-                    self.frames.borrow_mut().clear();
+                    self.discard_frames();
                     self.close(Closing::with_code(close::SLOW_CONSUMER));
                 }
             }
             return false;
         }
+        self.bytes.set(bytes);
         frames.push_back(frame);
         self.wake();
         true
     }
 
-    /// Queues a heartbeat or protocol frame past the capacity: each is tiny and bounded in
-    /// number by the protocol (one ping per interval, one reply per request).
+    /// Queues a protocol frame (a ping, a handshake reply, `#setAuthToken`, `#disconnect`): like
+    /// every frame, under the bounds and the slow-consumer policy, so that a client that
+    /// provokes them without reading gets no further than one that provokes replies.
     pub(crate) fn push_control_frame(&self, frame: Frame) {
-        if self.closing.borrow().is_none() {
-            self.frames.borrow_mut().push_back(frame);
-            self.wake();
-        }
+        self.push(frame);
+    }
+
+    /// Bytes of the frames queued.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.bytes.get()
     }
 
     /// Asks the socket's task to end the connection; the first request wins.
@@ -161,6 +175,9 @@ impl Outbox {
     pub(crate) fn pop_frame(&self) -> Option<Frame> {
         let mut frames = self.frames.borrow_mut();
         let frame = frames.pop_front();
+        if let Some(frame) = &frame {
+            self.bytes.set(self.bytes.get() - frame.len());
+        }
         if frames.is_empty() && frames.capacity() > KEPT_QUEUE_CAPACITY {
             *frames = VecDeque::new();
         }
@@ -194,6 +211,7 @@ impl Outbox {
     /// The socket's task has stopped writing: frames still queued are dropped.
     pub(crate) fn discard_frames(&self) {
         *self.frames.borrow_mut() = VecDeque::new();
+        self.bytes.set(0);
     }
 }
 
@@ -208,7 +226,7 @@ mod tests {
             worker: 0,
             auth_token: None,
         };
-        Outbox::new(2, policy, Arc::default(), info)
+        Outbox::new((2, 10), policy, Arc::default(), info)
     }
 
     fn drain(out: &Outbox) -> Vec<Frame> {
@@ -244,6 +262,31 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn bytes_count_and_a_large_frame_still_fits_an_empty_queue() {
+        let out = outbox(SlowConsumerPolicy::DropNewest);
+        assert!(
+            out.push("0123456789abcdef".into()),
+            "16 bytes into an empty queue"
+        );
+        assert!(!out.push("x".into()), "past 10 bytes");
+        assert_eq!(out.queued_bytes(), 16);
+        drain(&out);
+        assert_eq!(out.queued_bytes(), 0);
+        assert!(out.push("01234".into()) && out.push("56789".into()));
+        assert!(!out.push("a".into()));
+        // Protocol frames count too.
+        drain(&out);
+        out.push_control_frame("#1".into());
+        out.push_control_frame("".into());
+        out.push_control_frame("#1".into());
+        assert_eq!(
+            drain(&out).len(),
+            2,
+            "the frame bound applies to protocol frames"
+        );
     }
 
     #[test]

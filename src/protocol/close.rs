@@ -7,8 +7,16 @@ pub const GOING_AWAY: u16 = 1001;
 pub const PROTOCOL_ERROR: u16 = 1002;
 /// A text message that is not UTF-8 (RFC 6455 "invalid frame payload data").
 pub const INVALID_PAYLOAD: u16 = 1007;
-/// A message larger than the configured maximum (RFC 6455 "message too big").
+/// A message whose fragments did not all arrive within `ping_timeout_ms` of the first (RFC 6455
+/// "policy violation"): heartbeats keep a socket alive, not a message that never ends.
+pub const MESSAGE_UNFINISHED: u16 = 1008;
+/// A message larger than the configured maximum (RFC 6455 "message too big"); also a socket
+/// closed because the partial message it holds is among the largest when `max_buffered_bytes`
+/// is reached.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// The socket's unsent output is among the largest when `max_buffered_bytes` is reached (RFC
+/// 6455 "try again later"). Below 4500, so clients reconnect with backoff.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 /// "Client pong timed out": nothing arrived from the client within `pingTimeout`.
 pub const PONG_TIMEOUT: u16 = 4001;
 /// "Did not receive #handshake from client before timeout".
@@ -27,7 +35,9 @@ pub fn reason(code: u16) -> &'static str {
         GOING_AWAY => "Server is shutting down",
         PROTOCOL_ERROR => "WebSocket protocol error",
         INVALID_PAYLOAD => "Text message is not UTF-8",
+        MESSAGE_UNFINISHED => "Message not completed in time",
         MESSAGE_TOO_BIG => "Message too big",
+        TRY_AGAIN_LATER => "Server buffers full, try again later",
         PONG_TIMEOUT => "Client pong timed out",
         HANDSHAKE_TIMEOUT => "Did not receive #handshake from client before timeout",
         HANDSHAKE_REJECTED => "Server rejected handshake from client",

@@ -110,6 +110,10 @@ pub fn start_with_admin(
         receivers.push((accept_rx, control_rx, delivery_rx));
     }
     let gateway = Gateway::new(broker.clone(), control_senders, metrics.clone());
+    let budget = Arc::new(crate::connection::budget::BufferBudget::new(
+        settings.max_buffered_bytes,
+        gateway.clone(),
+    ));
 
     let mut threads = Vec::with_capacity(workers + 3);
     threads.extend(broker_thread);
@@ -137,6 +141,7 @@ pub fn start_with_admin(
             hooks: hooks.clone(),
             metrics: metrics.clone(),
             signer: signer.clone(),
+            budget: budget.clone(),
             shutdown: shutdown.clone(),
             accepted,
             deliveries,

@@ -7,6 +7,7 @@ mod dispatch;
 use crate::auth::Signer;
 use crate::broker::{Broker, Delivery};
 use crate::config::Settings;
+use crate::connection::budget::BufferBudget;
 use crate::connection::outbox::Outbox;
 use crate::gateway::{Control, Gateway};
 use crate::hooks::{Hooks, HooksFactory};
@@ -42,6 +43,8 @@ pub(crate) struct WorkerCtx {
     pub hooks: Rc<dyn Hooks>,
     pub metrics: Arc<Metrics>,
     pub signer: Arc<Signer>,
+    /// The process-wide budget of buffered bytes, shared by every worker's sockets.
+    pub budget: Arc<BufferBudget>,
     pub channels: RefCell<ChannelTable>,
     pub sockets: RefCell<HashMap<u64, Rc<Outbox>>>,
     next_key: Cell<u64>,
@@ -69,6 +72,7 @@ pub(crate) struct WorkerSpec {
     pub hooks: HooksFactory,
     pub metrics: Arc<Metrics>,
     pub signer: Arc<Signer>,
+    pub budget: Arc<BufferBudget>,
     pub shutdown: CancellationToken,
     pub accepted: mpsc::Receiver<Accepted>,
     pub deliveries: mpsc::Receiver<Delivery>,
@@ -111,6 +115,7 @@ async fn run(spec: WorkerSpec) {
         gateway: spec.gateway,
         metrics: spec.metrics,
         signer: spec.signer,
+        budget: spec.budget,
         channels: RefCell::default(),
         sockets: RefCell::default(),
         next_key: Cell::new(0),

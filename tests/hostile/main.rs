@@ -3,5 +3,9 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod raw;
 
 mod admin;
+mod endless_fragment;
+mod handshake_flood;
+mod ping_flood;

@@ -127,6 +127,31 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<Option<Header>, HeaderError> {
     }))
 }
 
+/// Whether `code` may travel in a close frame (RFC 6455 section 7.4): 1000–1003, 1007–1013 and
+/// 3000–4999. 1004–1006 and 1015 only stand for conditions an endpoint observes (1005 "no
+/// code", 1006 "abnormal closure"), 1014 is not one tungstenite accepts, and the rest is
+/// unassigned. The same set bounds what a peer may send and what the gateway sends.
+pub(crate) fn may_send(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1013 | 3000..=4999)
+}
+
+/// The code of a peer's close frame: none for an empty payload, else a code it may send and a
+/// UTF-8 reason; anything else fails the connection (1002).
+pub(crate) fn close_code(payload: &[u8]) -> Result<Option<u16>, &'static str> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err("a close frame with a one-byte payload"),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !may_send(code) {
+                return Err("a close code that may not be sent");
+            }
+            std::str::from_utf8(reason).map_err(|_| "a close reason that is not UTF-8")?;
+            Ok(Some(code))
+        }
+    }
+}
+
 /// Unmasks `payload` in place.
 pub(crate) fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     let word = u32::from_ne_bytes(mask);

@@ -2,9 +2,16 @@
 //! connection's single task: reads are parsed and unmasked in place in one buffer, writes are
 //! framed into one buffer and written when the socket takes them. One owner, no locks, no
 //! per-message allocation for whole messages, and no buffer held by an idle socket.
+//!
+//! What a peer can make it hold is bounded: one pong at most waits to be written (the latest
+//! ping's, as RFC 6455 allows), a socket whose output is stuck is not read from (see
+//! [`WsSocket::write_backlogged`]), a fragmented message must be complete within
+//! `Limits::message_time`, and what the socket holds is reported to the process-wide budget
+//! ([`super::budget`]).
 
 pub(crate) mod frame;
 
+use super::budget::Holding;
 use frame::Opcode;
 use std::io;
 use std::ops::Range;
@@ -22,6 +29,8 @@ pub(crate) struct Limits {
     pub read_chunk: usize,
     /// Bytes framed ahead before they are written; frames beyond wait in the outbox.
     pub write_chunk: usize,
+    /// Longest a fragmented message may take from its first fragment to its last.
+    pub message_time: std::time::Duration,
 }
 
 /// What a read produced.
@@ -42,6 +51,8 @@ pub(crate) enum ReadError {
     TooBig(u64),
     /// The peer broke the framing rules: the connection must fail with 1002.
     Protocol(String),
+    /// A fragmented message still unfinished `Limits::message_time` after its first fragment.
+    Unfinished,
     /// The peer closed the TCP stream (or reading failed).
     Ended(Option<io::Error>),
 }
@@ -64,8 +75,14 @@ pub(crate) struct WsSocket {
     rpos: usize,
     /// Payload bytes of a refused oversize frame still to discard.
     skip: u64,
+    /// Bytes still missing of the frame at the front of the buffer (0 when none is cut).
+    missing: usize,
     /// The message being reassembled from fragments: whether binary, and its bytes so far.
     fragment: Option<(bool, Vec<u8>)>,
+    /// When the message being reassembled started (read only when a fragment is open).
+    fragment_started: Option<std::time::Instant>,
+    /// The payload of the latest ping not yet answered: one pong at most ever waits.
+    pong: Option<Vec<u8>>,
     last: Last,
     /// Framed output; written from `wpos`.
     wbuf: Vec<u8>,
@@ -74,6 +91,8 @@ pub(crate) struct WsSocket {
     close_queued: bool,
     /// The peer's close frame, once it has arrived (nothing more is read), with its code.
     peer_close: Option<Option<u16>>,
+    /// This socket's account with the process-wide budget, once the connection has one.
+    holding: Option<Holding>,
 }
 
 impl WsSocket {
@@ -85,13 +104,42 @@ impl WsSocket {
             rbuf: read_ahead.to_vec(),
             rpos: 0,
             skip: 0,
+            missing: 0,
             fragment: None,
+            fragment_started: None,
+            pong: None,
             last: Last::None,
             wbuf: Vec::new(),
             wpos: 0,
             close_queued: false,
             peer_close: None,
+            holding: None,
         }
+    }
+
+    /// Reports what this socket holds to the process-wide budget from now on.
+    pub(crate) fn attach(&mut self, holding: Holding) {
+        self.holding = Some(holding);
+    }
+
+    /// Tells the budget what the socket holds now, with `queued` bytes waiting in its outbox:
+    /// messages being read (the read buffer, a fragment) and output (the write buffer and the
+    /// queue). Touches shared state only when the holding crosses a reporting step.
+    pub(crate) fn account(&mut self, queued: usize) {
+        if let Some(holding) = self.holding.as_mut() {
+            let fragment = self.fragment.as_ref().map_or(0, |(_, b)| b.capacity());
+            holding.update(
+                self.rbuf.capacity() + fragment,
+                self.wbuf.capacity() + queued,
+            );
+        }
+    }
+
+    /// Whether output is stuck: as much is framed and unwritten as one write takes. The
+    /// socket's task stops reading until the peer takes some, so a peer that sends without
+    /// reading is held back by TCP instead of filling the gateway's memory.
+    pub(crate) fn write_backlogged(&self) -> bool {
+        self.wbuf.len() - self.wpos >= self.limits.write_chunk.max(1)
     }
 
     /// The bytes of the message the last read returned as [`Incoming::Data`].
@@ -159,10 +207,14 @@ impl WsSocket {
             let start = self.rpos + h.header_len;
             let end = start + h.payload_len as usize;
             if self.rbuf.len() < end {
-                // The whole frame is needed before it is handled: make room for it at once.
-                self.rbuf.reserve(end - self.rbuf.len());
+                // The whole frame is needed before it is handled: make room for it at once, and
+                // no more (`reserve` would double the buffer each time a small frame is cut at
+                // the end of a read, and reads fill whatever room there is).
+                self.missing = end - self.rbuf.len();
+                self.rbuf.reserve_exact(self.missing);
                 return Ok(None);
             }
+            self.missing = 0;
             frame::unmask(&mut self.rbuf[start..end], h.mask);
             self.rpos = end;
             let binary = h.opcode == Opcode::Binary;
@@ -176,6 +228,7 @@ impl WsSocket {
                 }
                 Opcode::Text | Opcode::Binary => {
                     self.fragment = Some((binary, self.rbuf[start..end].to_vec()));
+                    self.fragment_started = Some(std::time::Instant::now());
                 }
                 Opcode::Continuation => {
                     let Some((binary, bytes)) = self.fragment.as_mut() else {
@@ -191,16 +244,22 @@ impl WsSocket {
                         return Ok(Some(Incoming::Data { binary }));
                     }
                 }
-                Opcode::Ping => {
-                    if !self.close_queued {
-                        let payload = self.rbuf[start..end].to_vec();
-                        frame::write_frame(&mut self.wbuf, Opcode::Pong, &payload);
+                Opcode::Ping | Opcode::Pong => {
+                    if h.opcode == Opcode::Ping && !self.close_queued {
+                        // Replaces any pong still waiting: only the latest ping is answered.
+                        let pong = self.pong.get_or_insert_with(Vec::new);
+                        pong.clear();
+                        pong.extend_from_slice(&self.rbuf[start..end]);
+                    }
+                    // Heartbeats keep the socket alive, not a message that never ends.
+                    let open_since = self.fragment.as_ref().and(self.fragment_started);
+                    if open_since.is_some_and(|at| at.elapsed() > self.limits.message_time) {
+                        return Err(ReadError::Unfinished);
                     }
                     return Ok(Some(Incoming::Heartbeat));
                 }
-                Opcode::Pong => return Ok(Some(Incoming::Heartbeat)),
                 Opcode::Close => {
-                    let code = close_code(&self.rbuf[start..end])?;
+                    let code = frame::close_code(&self.rbuf[start..end]).map_err(protocol)?;
                     self.peer_close = Some(code);
                     return Ok(Some(Incoming::Close(code)));
                 }
@@ -221,12 +280,17 @@ impl WsSocket {
         loop {
             // Readiness first, so that a socket waiting for data holds no buffer.
             std::task::ready!(self.stream.poll_read_ready(cx)).map_err(ended)?;
-            if self.rbuf.capacity() == self.rbuf.len() {
-                self.rbuf.reserve(self.limits.read_chunk);
+            // One read takes `read_chunk`, or the rest of a larger frame being read: never what
+            // happens to be free in the buffer, so a flood of small frames is read in small
+            // steps (each step's replies leave before the next) and the buffer does not grow.
+            let limit = self.limits.read_chunk.max(self.missing);
+            if self.rbuf.capacity() - self.rbuf.len() < limit {
+                self.rbuf.reserve_exact(limit);
             }
+            let mut room = bytes::BufMut::limit(&mut self.rbuf, limit);
             // Through `AsyncRead`, which notes a short read as the socket drained, so the next
             // read waits for readiness instead of making a `recv` that would block.
-            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut room) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(ReadError::Ended(None))),
                 Poll::Ready(Ok(_)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -247,10 +311,20 @@ impl WsSocket {
         !self.close_queued && self.wbuf.len() - self.wpos < self.limits.write_chunk.max(1)
     }
 
-    /// Frames a text message for writing.
+    /// Frames a text message for writing (after the waiting pong, whose ping came first).
     pub(crate) fn queue_text(&mut self, text: &[u8]) {
         if !self.close_queued {
+            self.queue_pong();
             frame::write_frame(&mut self.wbuf, Opcode::Text, text);
+        }
+    }
+
+    /// Frames the waiting pong, if there is one and the write buffer has room.
+    fn queue_pong(&mut self) {
+        if self.pong.is_some() && !self.write_backlogged() {
+            if let Some(pong) = self.pong.take().filter(|_| !self.close_queued) {
+                frame::write_frame(&mut self.wbuf, Opcode::Pong, &pong);
+            }
         }
     }
 
@@ -272,9 +346,14 @@ impl WsSocket {
         self.close_queued
     }
 
-    /// Writes what is framed; ready once all of it is written.
+    /// Writes what is framed (and the waiting pong, once the write buffer has room); ready once
+    /// all of it is written.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.wpos < self.wbuf.len() {
+        loop {
+            self.queue_pong();
+            if self.wpos == self.wbuf.len() {
+                break;
+            }
             let n = std::task::ready!(self.stream.poll_write_ready(cx))
                 .and_then(|()| self.stream.try_write(&self.wbuf[self.wpos..]));
             match n {
@@ -302,21 +381,8 @@ fn ended(err: io::Error) -> ReadError {
     ReadError::Ended(Some(err))
 }
 
-/// The code of a close frame's payload: none, or two bytes and a UTF-8 reason.
-fn close_code(payload: &[u8]) -> Result<Option<u16>, ReadError> {
-    match payload {
-        [] => Ok(None),
-        [_] => Err(protocol("a close frame with a one-byte payload")),
-        [hi, lo, reason @ ..] => {
-            std::str::from_utf8(reason)
-                .map_err(|_| protocol("a close reason that is not UTF-8"))?;
-            Ok(Some(u16::from_be_bytes([*hi, *lo])))
-        }
-    }
-}
-
 /// The code to echo in reply to the peer's close (RFC 6455 section 5.5.1): its own when it may
 /// be sent on the wire, none otherwise.
 pub(crate) fn echo_code(code: Option<u16>) -> Option<u16> {
-    code.filter(|c| matches!(c, 1000..=1003 | 1007..=1014 | 3000..=4999))
+    code.filter(|c| frame::may_send(*c))
 }
