@@ -180,6 +180,8 @@ def scgate(workers, nice):
     server = Server(f"scgate-w{workers}", [
         SCGATE, "serve", "--config", "{tmp}/scgate.toml", "--host", "127.0.0.1", "--port", "{port}",
         "--public-dir", "", "--workers", str(workers), "--admin-port", "0",
+        # Every client of the benchmark comes from loopback, thousands at a time.
+        "--max-connections-per-ip", "0", "--accept-rate-per-ip", "0",
     ], cwd=REPO, env={}, ready="scgate READY", workers=0, nice=nice)
     plugins = os.path.join(server.tmp.name, "plugins")
     os.mkdir(plugins)

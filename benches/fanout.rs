@@ -120,6 +120,9 @@ fn start_gateway(workers: usize) -> ServerHandle {
         ping_timeout_ms: 120_000,
         // The clients have closed by the time the gateway stops; this only bounds a stuck one.
         shutdown_grace_ms: 1_000,
+        // Every subscriber comes from loopback, thousands at a time.
+        max_connections_per_ip: 0,
+        accept_rate_per_ip: 0,
         ..Settings::default()
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

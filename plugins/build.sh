@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 target=wasm32-wasip2
-apps=(ping access-control login)
+apps=(ping access-control demo-login)
 fixtures=(misbehave bad-init init-trap host-calls)
 
 if ! rustup target list --installed | grep -qx "$target"; then
@@ -24,6 +24,8 @@ cargo build --release --target "$target" --quiet
 
 out="target/$target/release"
 mkdir -p dist/fixtures
+# `login` was renamed `demo-login`: an old copy would load beside it and register its events twice.
+rm -f dist/login.wasm
 # cargo names the file after the crate, with `-` turned into `_`.
 for name in "${apps[@]}"; do
     cp "$out/${name//-/_}.wasm" "dist/$name.wasm"

@@ -162,6 +162,12 @@ pub struct ServeArgs {
     pub admin_token: Option<String>,
     #[arg(long, value_name = "DIR", help = help("public_dir"))]
     pub public_dir: Option<String>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("public_dotfiles"))]
+    pub public_dotfiles: Option<bool>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("public_outside_links"))]
+    pub public_outside_links: Option<bool>,
+    #[arg(long, value_name = "ORIGINS", help = help("origins"))]
+    pub origins: Option<String>,
 
     #[arg(long, value_name = "N", help = help("workers"))]
     pub workers: Option<usize>,
@@ -191,6 +197,10 @@ pub struct ServeArgs {
     pub max_channels_per_socket: Option<usize>,
     #[arg(long, value_name = "N", help = help("max_connections"))]
     pub max_connections: Option<usize>,
+    #[arg(long, value_name = "N", help = help("max_connections_per_ip"))]
+    pub max_connections_per_ip: Option<usize>,
+    #[arg(long, value_name = "N", help = help("accept_rate_per_ip"))]
+    pub accept_rate_per_ip: Option<u32>,
 
     #[arg(long, value_name = "FRAMES", help = help("outbound_queue_frames"))]
     pub outbound_queue_frames: Option<usize>,
@@ -246,6 +256,10 @@ pub struct ServeArgs {
     pub auth_default_expiry_s: Option<u64>,
     #[arg(long, value_name = "SECONDS", help = help("auth_leeway_s"))]
     pub auth_leeway_s: Option<u64>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("auth_require_exp"))]
+    pub auth_require_exp: Option<bool>,
+    #[arg(long, value_name = "BYTES", help = help("auth_max_token_bytes"))]
+    pub auth_max_token_bytes: Option<usize>,
 }
 
 impl ServeArgs {

@@ -1,10 +1,12 @@
 //! HTTP on the gateway's public port: the WebSocket upgrade on the SocketCluster path (HTTP 400
-//! for an upgrade anywhere else), a minimal `/health` liveness answer, and static files from the
-//! public folder. Counters, metrics and the plugin report are on the admin listener (`admin`).
+//! for an upgrade anywhere else; the checks of `http_guard`), a minimal `/health` liveness
+//! answer, and static files from the public folder. Counters, metrics and the plugin report are on the admin listener (`admin`).
 
 use crate::connection;
 use crate::connection::ws::{self, WsSocket};
 use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
+use crate::http_guard;
+use crate::server::ConnectionPermit;
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
@@ -15,10 +17,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -32,9 +34,9 @@ const HTTP_DRAIN: Duration = Duration::from_secs(1);
 pub(crate) async fn serve_connection(
     ctx: Rc<WorkerCtx>,
     stream: TcpStream,
-    permit: OwnedSemaphorePermit,
+    permit: ConnectionPermit,
 ) {
-    // The permit counts this connection against `max_connections` until the last holder —
+    // The permit counts this connection against the connection limits until the last holder —
     // the HTTP connection or the WebSocket it became — is gone.
     let permit = Rc::new(permit);
     let service_ctx = ctx.clone();
@@ -60,7 +62,7 @@ pub(crate) async fn serve_connection(
 
 async fn route(
     ctx: Rc<WorkerCtx>,
-    permit: Rc<OwnedSemaphorePermit>,
+    permit: Rc<ConnectionPermit>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     if is_upgrade(&req) {
@@ -68,6 +70,24 @@ async fn route(
             return Ok(text(
                 StatusCode::BAD_REQUEST,
                 "Unsupported WebSocket path\n",
+            ));
+        }
+        if req.method() != http::Method::GET {
+            return Ok(text(
+                StatusCode::BAD_REQUEST,
+                "A WebSocket upgrade must be a GET\n",
+            ));
+        }
+        let origin = req.headers().get(header::ORIGIN);
+        if !http_guard::origin_allowed(&ctx.settings.origins, origin) {
+            let origin = origin.and_then(|o| o.to_str().ok()).unwrap_or("none");
+            tracing::debug!(origin, "upgrade refused: origin not in `origins`");
+            // SocketCluster's answer and wording for a refused origin.
+            let body = format!("Failed to authorize socket handshake - Invalid origin: {origin}\n");
+            return Ok(with_type(
+                StatusCode::FORBIDDEN,
+                body,
+                "text/plain; charset=utf-8",
             ));
         }
         return Ok(upgrade(ctx, permit, req));
@@ -90,7 +110,7 @@ fn is_upgrade<B>(req: &Request<B>) -> bool {
 
 fn upgrade(
     ctx: Rc<WorkerCtx>,
-    permit: Rc<OwnedSemaphorePermit>,
+    permit: Rc<ConnectionPermit>,
     mut req: Request<Incoming>,
 ) -> Response<Body> {
     let headers = req.headers();
@@ -104,6 +124,9 @@ fn upgrade(
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return text(StatusCode::BAD_REQUEST, "Missing Sec-WebSocket-Key\n");
     };
+    if !http_guard::valid_key(key) {
+        return text(StatusCode::BAD_REQUEST, "Malformed Sec-WebSocket-Key\n");
+    }
     let accept = derive_accept_key(key.as_bytes());
     // Clients send no subprotocol; if one is offered, echo the first, as the reference server does.
     let protocol = headers
@@ -190,8 +213,13 @@ fn liveness() -> Response<Body> {
 }
 
 async fn static_file(ctx: &WorkerCtx, req: Request<Incoming>) -> Response<Body> {
-    let dir = &ctx.settings.public_dir;
-    if dir.is_empty() {
+    let settings = &ctx.settings;
+    let dir = &settings.public_dir;
+    let allowed = || {
+        let (dotfiles, links) = (settings.public_dotfiles, settings.public_outside_links);
+        http_guard::static_allowed(Path::new(dir), req.uri().path(), dotfiles, links)
+    };
+    if dir.is_empty() || !allowed() {
         return text(StatusCode::NOT_FOUND, "Not found\n");
     }
     match ServeDir::new(dir).oneshot(req).await {

@@ -22,6 +22,7 @@ pub mod date;
 pub mod gateway;
 pub mod hooks;
 mod http;
+mod http_guard;
 pub mod metrics;
 pub mod plugin;
 pub mod protocol;

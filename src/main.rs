@@ -86,6 +86,7 @@ fn serve(args: &ServeArgs) -> ExitCode {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    log_config_file(args);
     let args = args.clone();
     let reread: scgate::server::Reread = Box::new(move || {
         let resolved = resolve(&args)?;
@@ -100,6 +101,22 @@ fn serve(args: &ServeArgs) -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_RUNTIME)
         }
+    }
+}
+
+/// Says which config file the settings came from: one found in the working directory is easy
+/// to pick up without meaning to (the repository's own loads the demo plugins).
+fn log_config_file(args: &ServeArgs) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match args.config_file(&cwd) {
+        Some(file) if args.config.is_some() => {
+            tracing::info!("read config file {}", file.display());
+        }
+        Some(file) => tracing::info!(
+            "read config file {} (found in the working directory; --config names another)",
+            file.display()
+        ),
+        None => tracing::info!("no config file: defaults, SCGATE_* variables and flags"),
     }
 }
 

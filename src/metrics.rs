@@ -19,6 +19,8 @@ pub struct Metrics {
     pub sockets_total: AtomicU64,
     /// TCP connections refused because `max_connections` was reached.
     pub connections_refused: AtomicU64,
+    /// TCP connections refused by `max_connections_per_ip` or `accept_rate_per_ip`.
+    pub connections_refused_per_ip: AtomicU64,
     /// Inbound WebSocket messages.
     pub messages_in: AtomicU64,
     /// Messages published (by clients and by the server).
@@ -58,6 +60,10 @@ impl Metrics {
             (
                 "connections_refused",
                 self.connections_refused.load(Relaxed),
+            ),
+            (
+                "connections_refused_per_ip",
+                self.connections_refused_per_ip.load(Relaxed),
             ),
             ("messages_in", self.messages_in.load(Relaxed)),
             ("publishes", self.publishes.load(Relaxed)),

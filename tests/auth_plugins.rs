@@ -1,4 +1,4 @@
-//! Authentication through the sample plugins: `login` signs sockets in, and `access-control`
+//! Authentication through the sample plugins: `demo-login` signs sockets in, and `access-control`
 //! grants `private/…` channels by the claims of the verified token and rejects tokens in its
 //! authenticate middleware. Needs `plugins/dist/` (built by `plugins/build.sh`).
 
@@ -14,7 +14,7 @@ use tempfile::TempDir;
 /// The shared HS256 key of these tests.
 const KEY: &str = "auth-plugins-test-key-0123456789abcdef";
 
-/// A gateway running `login` and `access-control`, and the folder it loaded them from.
+/// A gateway running `demo-login` and `access-control`, and the folder it loaded them from.
 struct Gateway {
     handle: ServerHandle,
     _dir: TempDir,
@@ -24,7 +24,7 @@ fn start() -> Gateway {
     let dir = tempfile::tempdir().expect("temp dir");
     let dist = format!("{}/plugins/dist", env!("CARGO_MANIFEST_DIR"));
     let mut tables = toml::Table::new();
-    for name in ["login", "access-control"] {
+    for name in ["demo-login", "access-control"] {
         let from = format!("{dist}/{name}.wasm");
         assert!(
             std::path::Path::new(&from).is_file(),

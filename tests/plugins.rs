@@ -1,5 +1,5 @@
 //! The WebAssembly plugin runtime against a real gateway: the example plugins (`ping`,
-//! `access-control`, `login`), every host import through the `host-calls` fixture, misbehaving
+//! `access-control`, `demo-login`), every host import through the `host-calls` fixture, misbehaving
 //! guests (`misbehave`) and plugins that fail to load.
 //!
 //! The components come from `plugins/dist/`: run `plugins/build.sh` before `cargo test`. Each
@@ -389,7 +389,7 @@ async fn kv_eventually(peer: &mut Peer, key: &str, want: Value) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ping and login: handler plugins.
+// ping and demo-login: handler plugins.
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -440,7 +440,7 @@ async fn ping_counts_per_worker_instance() {
 
 #[tokio::test]
 async fn a_handler_error_object_reaches_the_client_exactly() {
-    let gw = Setup::new(one_worker()).with("login").start();
+    let gw = Setup::new(one_worker()).with("demo-login").start();
     let mut c = Peer::connect(gw.addr()).await;
     assert_eq!(
         c.error("login", json!({"role":"admin"})).await,
@@ -472,7 +472,7 @@ fn access_control(settings: Settings) -> Setup {
     Setup::new(settings)
         .with("access-control")
         .with("ping")
-        .with("login")
+        .with("demo-login")
 }
 
 #[tokio::test]
@@ -779,7 +779,7 @@ async fn middleware_of_several_plugins_all_apply_in_configured_order() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Host imports, through host-calls (and login for set-auth-token).
+// Host imports, through host-calls (and demo-login for set-auth-token).
 // ---------------------------------------------------------------------------------------------
 
 fn host_calls(settings: Settings) -> Setup {
@@ -878,7 +878,7 @@ async fn set_auth_token_through_login_precedes_the_ack_and_signs_the_claims() {
         auth_key: KEY.into(),
         ..one_worker()
     })
-    .with("login")
+    .with("demo-login")
     .with("host-calls")
     .start();
     let mut c = Peer::connect(gw.addr()).await;
@@ -962,7 +962,7 @@ async fn deauthenticate_removes_the_token() {
         protocol: ProtocolMode::V1,
         ..one_worker()
     })
-    .with("login")
+    .with("demo-login")
     .with("host-calls")
     .start();
     let mut c = Peer::connect(gw.addr()).await;
@@ -1151,7 +1151,7 @@ async fn now_ms_is_the_wall_clock() {
 #[tokio::test]
 async fn whoami_shows_the_socket_id_query_and_auth_claims() {
     let gw = Setup::new(one_worker())
-        .with("login")
+        .with("demo-login")
         .with("host-calls")
         .start();
     let mut c = Peer::connect_query(gw.addr(), "room=42&name=x%20y").await;

@@ -30,6 +30,10 @@ pub struct Signer {
     keys: KeyPair,
     default_expiry_s: u64,
     leeway_s: u64,
+    /// Refuse tokens without `exp` (`auth_require_exp`).
+    require_exp: bool,
+    /// Longest token accepted (`auth_max_token_bytes`); longer ones are refused unread.
+    max_token_bytes: usize,
 }
 
 impl Signer {
@@ -42,7 +46,16 @@ impl Signer {
                  survive a restart or work across nodes (set SCGATE_AUTH_KEY)"
             );
         }
-        Ok(Self::new(keys, s.auth_default_expiry_s, s.auth_leeway_s))
+        let signer = Self::new(keys, s.auth_default_expiry_s, s.auth_leeway_s);
+        Ok(signer.with_token_rules(s.auth_require_exp, s.auth_max_token_bytes))
+    }
+
+    /// The same signer, refusing tokens without `exp` when `require_exp`, and tokens longer
+    /// than `max_token_bytes`.
+    pub fn with_token_rules(mut self, require_exp: bool, max_token_bytes: usize) -> Self {
+        self.require_exp = require_exp;
+        self.max_token_bytes = max_token_bytes;
+        self
     }
 
     /// A signer with these keys, default lifetime and leeway (both in seconds).
@@ -51,6 +64,8 @@ impl Signer {
             keys,
             default_expiry_s,
             leeway_s,
+            require_exp: false,
+            max_token_bytes: usize::MAX,
         }
     }
 
@@ -76,7 +91,17 @@ impl Signer {
     /// Verifies a token's signature, algorithm, `exp`, `nbf` and `iat` (with the leeway), and
     /// returns its claims.
     pub fn verify(&self, token: &str) -> Result<Map<String, Value>, TokenError> {
-        verify::verify(&self.keys, self.leeway_s, token)
+        if token.len() > self.max_token_bytes {
+            let limit = self.max_token_bytes;
+            return Err(TokenError::Invalid(format!(
+                "jwt longer than {limit} bytes"
+            )));
+        }
+        let claims = verify::verify(&self.keys, self.leeway_s, token)?;
+        if self.require_exp && !claims.get("exp").is_some_and(Value::is_number) {
+            return Err(TokenError::Invalid("jwt has no exp".into()));
+        }
+        Ok(claims)
     }
 
     /// Whether a socket holding a token with this `exp` must be deauthenticated now: checked

@@ -24,6 +24,23 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
          (static files, and /health, which answers {\"status\":\"ok\"} and nothing more).",
     ),
     (
+        "public_dotfiles",
+        "Whether static paths with a segment starting with a dot (/.env, /.git/config, \
+         /.well-known/…) are served. Allowed: true or false. With false they get 404.",
+    ),
+    (
+        "public_outside_links",
+        "Whether a static file reached through a symbolic link that leads out of public_dir is \
+         served. Allowed: true or false. With false it gets 404; links inside the folder work.",
+    ),
+    (
+        "origins",
+        "Origins allowed to open a WebSocket, as SocketCluster's origins option: entries \
+         HOST:PORT separated by spaces or commas, either part * (\"*:*\" allows every origin). \
+         The port is the origin's own, else 443 for https, else 80. A client that sends no \
+         Origin (not a browser) counts as host null, port 80. Others get HTTP 403.",
+    ),
+    (
         "admin_host",
         "Address of the admin listener, which serves /health with every counter, /metrics \
          (Prometheus) and /plugins (the plugin report, file paths included). 127.0.0.1 keeps \
@@ -113,6 +130,17 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "max_connections",
         "Most simultaneous TCP connections; past it new ones get HTTP 503. At least 1. \
          Keep it below the process's open-file limit (ulimit -n).",
+    ),
+    (
+        "max_connections_per_ip",
+        "Most simultaneous connections from one client address (an IPv6 address counts by its \
+         /64); past it new ones get HTTP 429. 0 means no limit. Behind a proxy every client \
+         has the proxy's address: set 0 there and limit at the proxy.",
+    ),
+    (
+        "accept_rate_per_ip",
+        "Most new connections one client address (IPv6: its /64) may open per second, with a \
+         burst of one second's worth; past it new ones get HTTP 429. 0 means no limit.",
     ),
     // Slow consumers and buffers.
     (
@@ -255,5 +283,16 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "auth_leeway_s",
         "Seconds of clock skew allowed when checking a token's exp, nbf and iat, and when an \
          authenticated socket's token expires. 0 to 300.",
+    ),
+    (
+        "auth_require_exp",
+        "Whether tokens without an exp claim are refused (AuthTokenInvalidError \"jwt has no \
+         exp\"). Allowed: true or false. SocketCluster accepts them; tokens this gateway signs \
+         always carry exp.",
+    ),
+    (
+        "auth_max_token_bytes",
+        "Longest auth token accepted, in bytes; a longer one is refused unread \
+         (AuthTokenInvalidError \"jwt longer than N bytes\"). At least 256.",
     ),
 ];

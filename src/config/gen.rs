@@ -12,7 +12,18 @@ const WRAP_COLUMN: usize = 98;
 
 /// Group title → the keys in it, in the order they are printed.
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Listener", &["host", "port", "path", "public_dir"]),
+    (
+        "Listener",
+        &[
+            "host",
+            "port",
+            "path",
+            "public_dir",
+            "public_dotfiles",
+            "public_outside_links",
+            "origins",
+        ],
+    ),
     (
         "Admin listener",
         &["admin_host", "admin_port", "admin_token"],
@@ -36,6 +47,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "max_channel_name_bytes",
             "max_channels_per_socket",
             "max_connections",
+            "max_connections_per_ip",
+            "accept_rate_per_ip",
         ],
     ),
     (
@@ -59,6 +72,8 @@ const GROUPS: &[(&str, &[&str])] = &[
             "auth_public_key_file",
             "auth_default_expiry_s",
             "auth_leeway_s",
+            "auth_require_exp",
+            "auth_max_token_bytes",
         ],
     ),
     ("Logging", &["log"]),

@@ -20,6 +20,8 @@ const MIN_READ_BUFFER_BYTES: u64 = 256;
 /// Smallest `max_buffered_bytes`: a few of the holdings the budget counts (32 KiB each at the
 /// least), so a budget this small still tells a large holder from an ordinary one.
 const MIN_BUFFERED_BYTES: u64 = 1024 * 1024;
+/// Smallest `auth_max_token_bytes`: a signed token with a handful of claims must fit.
+const MIN_TOKEN_BYTES: u64 = 256;
 /// Most worker threads: each holds its own instance of every plugin, so past a few dozen cores
 /// memory grows faster than throughput; 0 (one per core) is capped to this too.
 const MAX_WORKERS: usize = 64;
@@ -253,7 +255,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let s = self;
         // (key, value, smallest allowed value)
-        let minimums: [(&'static str, u64, u64); 17] = [
+        let minimums: [(&'static str, u64, u64); 18] = [
             ("plugin_deadline_ms", s.plugin_deadline_ms, 1),
             ("plugin_memory_bytes", s.plugin_memory_bytes as u64, 65_536),
             (
@@ -264,6 +266,11 @@ impl Settings {
             ("plugin_max_tables", s.plugin_max_tables as u64, 1),
             ("plugin_max_instances", s.plugin_max_instances as u64, 1),
             ("auth_default_expiry_s", s.auth_default_expiry_s, 1),
+            (
+                "auth_max_token_bytes",
+                s.auth_max_token_bytes as u64,
+                MIN_TOKEN_BYTES,
+            ),
             ("ping_interval_ms", s.ping_interval_ms, 1),
             ("handshake_timeout_ms", s.handshake_timeout_ms, 1),
             ("upgrade_timeout_ms", s.upgrade_timeout_ms, 1),
@@ -307,6 +314,11 @@ impl Settings {
             let (interval, timeout) = (s.ping_interval_ms, s.ping_timeout_ms);
             let reason = format!("must be less than ping_timeout_ms ({timeout}), got {interval}");
             all.push(invalid("ping_interval_ms", reason));
+        }
+        let mut origins = s.origins.split([' ', ',']).filter(|e| !e.is_empty());
+        if let Some(bad) = origins.find(|e| !e.contains(':')) {
+            let reason = format!("entries are HOST:PORT, either part *, got {bad:?}");
+            all.push(invalid("origins", reason));
         }
         if s.workers > MAX_WORKERS {
             let reason = format!("must be at most {MAX_WORKERS}, got {}", s.workers);

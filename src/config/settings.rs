@@ -90,6 +90,10 @@ pub struct Settings {
     pub max_channels_per_socket: usize,
     /// Most simultaneous TCP connections; past it new ones get HTTP 503.
     pub max_connections: usize,
+    /// Most simultaneous connections from one address (IPv6: one /64); 0: no limit.
+    pub max_connections_per_ip: usize,
+    /// Most new connections one address (IPv6: one /64) may open per second; 0: no limit.
+    pub accept_rate_per_ip: u32,
     /// Frames a socket's outbound queue holds before the slow-consumer policy applies.
     pub outbound_queue_frames: usize,
     /// Bytes a socket's outbound queue holds before the slow-consumer policy applies.
@@ -107,6 +111,12 @@ pub struct Settings {
     pub write_buffer_bytes: usize,
     /// Folder of static files served over HTTP on the same port; empty disables it.
     pub public_dir: String,
+    /// Serve static paths with a segment starting with a dot (`/.env`, `/.git/…`).
+    pub public_dotfiles: bool,
+    /// Serve static files that symbolic links lead to outside `public_dir`.
+    pub public_outside_links: bool,
+    /// Origins allowed to open WebSockets, as SocketCluster's `origins` (`HOST:PORT`, `*` wildcards).
+    pub origins: String,
     /// Milliseconds to let sockets drain after SIGINT/SIGTERM before exiting.
     pub shutdown_grace_ms: u64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
@@ -145,6 +155,10 @@ pub struct Settings {
     pub auth_default_expiry_s: u64,
     /// Seconds of clock skew allowed when checking `exp`, `nbf` and `iat`.
     pub auth_leeway_s: u64,
+    /// Refuse tokens that carry no `exp` claim.
+    pub auth_require_exp: bool,
+    /// Longest auth token accepted, in bytes.
+    pub auth_max_token_bytes: usize,
 }
 
 impl Default for Settings {
@@ -178,6 +192,12 @@ impl Default for Settings {
             max_channels_per_socket: 1000,
             // Below the 20,000 open files a process may hold on the reference machines.
             max_connections: 19_500,
+            // A twentieth of the slots: one address cannot take the gateway, while a large
+            // office or carrier NAT (hundreds of users behind one address) still fits.
+            max_connections_per_ip: 1_000,
+            // Far above what reconnecting clients do (SocketCluster backs off for seconds),
+            // far below what a script opening sockets in a loop does.
+            accept_rate_per_ip: 100,
             // About 10 s of a 100 msg/s channel; at most a few MB per socket for small frames.
             outbound_queue_frames: 1024,
             // Four of the largest messages (`max_message_bytes`), and thousands of ordinary
@@ -197,6 +217,12 @@ impl Default for Settings {
             // Enough to coalesce a burst of small frames into one write syscall.
             write_buffer_bytes: 16 * 1024,
             public_dir: "public".into(),
+            // Dotfiles are configuration and secrets (`.env`, `.git`), not pages.
+            public_dotfiles: false,
+            // A link out of the folder serves what the folder's owner never published.
+            public_outside_links: false,
+            // SocketCluster's default: every origin.
+            origins: "*:*".into(),
             shutdown_grace_ms: 5_000,
             log: "info".into(),
             plugins_dir: "plugins".into(),
@@ -227,6 +253,13 @@ impl Default for Settings {
             // Covers the clock skew of NTP-synced nodes; short enough that an expired token
             // is refused within seconds.
             auth_leeway_s: 5,
+            // As SocketCluster: `exp` is checked when present. Tokens this gateway signs always
+            // carry one; only other signers with the key can issue tokens that never expire.
+            auth_require_exp: false,
+            // A token with a few dozen claims is a few hundred bytes; the claims of an accepted
+            // token travel with every plugin call the socket makes, so a client must not be able
+            // to make them megabytes.
+            auth_max_token_bytes: 8 * 1024,
         }
     }
 }

@@ -279,6 +279,14 @@ impl Session {
         if self.closing() {
             return;
         }
+        // Codes come from plugins, middleware (`statusCode`) and the embedding API too: one
+        // that may not go on the wire is replaced (docs/limits.md).
+        let code = if super::ws::frame::may_send(code) {
+            code
+        } else {
+            tracing::warn!(socket = %self.info.id, code, "close code may not be sent; closing with 1011");
+            close::INTERNAL_ERROR
+        };
         let reason = truncate(reason, MAX_REASON_BYTES);
         self.close_code = code;
         if self.generation != Generation::V2 {

@@ -13,9 +13,11 @@
 //! entry rewritten. The cache is an optimisation only: failing to read or write it costs a
 //! compile and a warning, never a plugin.
 //!
-//! Trust: like wasmtime's own cache, the folder must be writable only by the user that runs
-//! the gateway. The checksums catch corruption, not an attacker who can write there (they could
-//! write a matching checksum too).
+//! Trust: the checksums catch corruption, not an attacker who can write there (they could write
+//! a matching checksum too). So the folder is created readable by its owner only (0700) and
+//! entries written 0600; a folder or an entry that is not owned by the user running the
+//! gateway, or that others may write, is not used (the plugin is compiled, and the log says
+//! why), and an entry that is not a plain file (a symbolic link) is not read.
 
 // The one module allowed `unsafe`, for `Component::deserialize`: see `read`.
 #![allow(unsafe_code)]
@@ -23,6 +25,7 @@
 use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -32,6 +35,8 @@ use wasmtime::Engine;
 const MAGIC: &[u8; 16] = b"scgate-cwasm-v1\n";
 /// Bytes before the artifact: the magic, the component's SHA-256, the artifact's SHA-256.
 const HEADER_BYTES: usize = MAGIC.len() + 32 + 32;
+/// Permission bits that let users other than the owner write.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
 
 /// Where an entry came from, for logs and `check-plugin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +80,10 @@ impl ArtifactCache {
         key: &[u8; 32],
         bytes: &[u8],
     ) -> wasmtime::Result<(Component, Source)> {
+        if let Err(why) = self.folder_trusted() {
+            tracing::warn!(folder = %self.dir.display(), "compiled-plugin cache not used: {why}");
+            return Ok((Component::new(engine, bytes)?, Source::Compiled));
+        }
         let path = self.entry_path(key);
         match self.read(engine, key, &path) {
             Ok(Some(component)) => return Ok((component, Source::Cache)),
@@ -100,6 +109,12 @@ impl ArtifactCache {
         key: &[u8; 32],
         path: &Path,
     ) -> Result<Option<Component>, String> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_file() => return Err("not a plain file".into()),
+            Ok(meta) => trusted(&meta)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read it: {e}")),
+        }
         let file = match std::fs::read(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -130,7 +145,11 @@ impl ArtifactCache {
     /// so a reader (another worker process, a crash mid-write) never sees half an entry.
     fn write(&self, key: &[u8; 32], component: &Component, path: &Path) -> anyhow::Result<()> {
         let artifact = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
-        std::fs::create_dir_all(&self.dir)?;
+        // Folders it creates are the owner's alone (an existing one was checked already).
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
         let tmp = self.dir.join(format!(
             ".{}.{}.{}.tmp",
             hex(key),
@@ -138,7 +157,11 @@ impl ArtifactCache {
             rand::random::<u64>()
         ));
         let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(MAGIC)?;
             f.write_all(key)?;
             f.write_all(&Sha256::digest(&artifact))?;
@@ -151,6 +174,37 @@ impl ArtifactCache {
         }
         Ok(result?)
     }
+}
+
+impl ArtifactCache {
+    /// Whether the folder may hold entries: it is missing (it will be created 0700), or it is
+    /// a folder the process's user owns and no one else may write.
+    fn folder_trusted(&self) -> Result<(), String> {
+        match std::fs::metadata(&self.dir) {
+            Ok(meta) if !meta.is_dir() => Err("not a folder".into()),
+            Ok(meta) => trusted(&meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot read it: {e}")),
+        }
+    }
+}
+
+/// A folder or entry is trusted when the process's user owns it and no one else may write it.
+fn trusted(meta: &std::fs::Metadata) -> Result<(), String> {
+    let user = rustix::process::geteuid().as_raw();
+    if meta.uid() != user {
+        return Err(format!(
+            "owned by user {}, not by this process's user {user}",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & WRITABLE_BY_OTHERS != 0 {
+        return Err(format!(
+            "writable by other users (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 /// Lower-case hex of a hash.

@@ -7,6 +7,10 @@ pub const GOING_AWAY: u16 = 1001;
 pub const PROTOCOL_ERROR: u16 = 1002;
 /// A text message that is not UTF-8 (RFC 6455 "invalid frame payload data").
 pub const INVALID_PAYLOAD: u16 = 1007;
+/// The server met a condition it did not expect (RFC 6455 "internal error"): sent in place of
+/// a close code application code asked for that may not be sent (1005, 1006, 1015, codes
+/// below 1000 or from 5000, unassigned ones).
+pub const INTERNAL_ERROR: u16 = 1011;
 /// A message whose fragments did not all arrive within `ping_timeout_ms` of the first (RFC 6455
 /// "policy violation"): heartbeats keep a socket alive, not a message that never ends.
 pub const MESSAGE_UNFINISHED: u16 = 1008;
@@ -37,6 +41,7 @@ pub fn reason(code: u16) -> &'static str {
         INVALID_PAYLOAD => "Text message is not UTF-8",
         MESSAGE_UNFINISHED => "Message not completed in time",
         MESSAGE_TOO_BIG => "Message too big",
+        INTERNAL_ERROR => "Server error",
         TRY_AGAIN_LATER => "Server buffers full, try again later",
         PONG_TIMEOUT => "Client pong timed out",
         HANDSHAKE_TIMEOUT => "Did not receive #handshake from client before timeout",

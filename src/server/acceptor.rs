@@ -1,13 +1,14 @@
-//! The acceptor: takes TCP connections off the listener, counts them against
-//! `max_connections`, and hands them to the workers in turn.
+//! The acceptor: takes TCP connections off the listener, applies the per-address limits
+//! ([`super::per_ip`]) and `max_connections`, and hands them to the workers in turn.
 
+use super::per_ip::{IpSlot, PerIp};
 use crate::metrics::Metrics;
 use crate::worker::Accepted;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Pause after a failed accept (typically EMFILE: out of file descriptors), so the loop does not
@@ -19,6 +20,16 @@ const REFUSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 const REFUSAL: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+const TOO_MANY: &[u8] =
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+/// What keeps an accepted connection counted: its `max_connections` slot and its address's
+/// place in `max_connections_per_ip`; both are given back when the last holder (the HTTP
+/// connection or the WebSocket it became) drops it.
+pub(crate) struct ConnectionPermit {
+    _slot: OwnedSemaphorePermit,
+    _ip: Option<IpSlot>,
+}
 
 /// Accepts until shutdown.
 pub(crate) async fn run(
@@ -26,6 +37,7 @@ pub(crate) async fn run(
     workers: Vec<mpsc::Sender<Accepted>>,
     // One permit per allowed connection; each accepted connection owns one until it closes.
     limit: Arc<Semaphore>,
+    mut per_ip: PerIp,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
@@ -35,18 +47,34 @@ pub(crate) async fn run(
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(err) => {
                 tracing::warn!("accept failed: {err}");
                 tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
                 continue;
             }
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
+        let ip = match per_ip.admit(peer.ip(), Instant::now()) {
+            Ok(ip) => ip,
+            Err(why) => {
+                tracing::debug!(%peer, ?why, "connection refused");
+                Metrics::inc(&metrics.connections_refused_per_ip);
+                // No graceful close for an address over its limits: one try to write the
+                // answer, and the socket is dropped at once, so a flood of refused connections
+                // holds no task and no descriptor.
+                let _ = stream.try_write(TOO_MANY);
+                continue;
+            }
+        };
+        let Ok(slot) = limit.clone().try_acquire_owned() else {
             Metrics::inc(&metrics.connections_refused);
             tokio::spawn(refuse(stream));
             continue;
+        };
+        let permit = ConnectionPermit {
+            _slot: slot,
+            _ip: ip,
         };
         let Ok(stream) = stream.into_std() else {
             continue;

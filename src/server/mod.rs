@@ -2,7 +2,10 @@
 //! and (for `scgate serve`) signal handling and graceful shutdown.
 
 mod acceptor;
+mod per_ip;
 mod signals;
+
+pub(crate) use acceptor::ConnectionPermit;
 
 use crate::auth::Signer;
 use crate::broker::memory::MemoryBroker;
@@ -150,6 +153,7 @@ pub fn start_with_admin(
         threads.push(worker::spawn(spec).context("starting a worker thread")?);
     }
     let limit = Arc::new(Semaphore::new(settings.max_connections));
+    let per_ip = per_ip::PerIp::new(settings.max_connections_per_ip, settings.accept_rate_per_ip);
     let acceptor_shutdown = shutdown.clone();
     let acceptor_metrics = metrics.clone();
     let acceptor = std::thread::Builder::new()
@@ -169,6 +173,7 @@ pub fn start_with_admin(
                             listener,
                             accept_senders,
                             limit,
+                            per_ip,
                             acceptor_metrics,
                             acceptor_shutdown,
                         )

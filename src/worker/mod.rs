@@ -12,6 +12,7 @@ use crate::connection::outbox::Outbox;
 use crate::gateway::{Control, Gateway};
 use crate::hooks::{Hooks, HooksFactory};
 use crate::metrics::Metrics;
+use crate::server::ConnectionPermit;
 use channels::ChannelTable;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -31,8 +32,9 @@ pub(crate) const CONTROL_CAPACITY: usize = 1024;
 /// Accepted connections waiting for a worker to pick them up; the acceptor waits beyond it.
 pub(crate) const ACCEPT_CAPACITY: usize = 256;
 
-/// A TCP connection handed to a worker, with the permit that counts it against `max_connections`.
-pub(crate) type Accepted = (std::net::TcpStream, OwnedSemaphorePermit);
+/// A TCP connection handed to a worker, with the permit that counts it against
+/// `max_connections` and `max_connections_per_ip`.
+pub(crate) type Accepted = (std::net::TcpStream, ConnectionPermit);
 
 /// Everything a worker's tasks share. Lives on the worker's thread only (`Rc`).
 pub(crate) struct WorkerCtx {
@@ -143,11 +145,7 @@ async fn run(spec: WorkerSpec) {
     dispatcher.abort();
 }
 
-fn start_connection(
-    ctx: &Rc<WorkerCtx>,
-    stream: std::net::TcpStream,
-    permit: OwnedSemaphorePermit,
-) {
+fn start_connection(ctx: &Rc<WorkerCtx>, stream: std::net::TcpStream, permit: ConnectionPermit) {
     let stream = match TcpStream::from_std(stream) {
         Ok(stream) => stream,
         Err(err) => {

@@ -18,7 +18,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long any single expected frame may take before a test fails.
 pub const STEP: Duration = Duration::from_secs(5);
 
-/// Settings for tests: loopback, two workers, a fast heartbeat, no static files.
+/// Settings for tests: loopback, two workers, a fast heartbeat, no static files, and no
+/// per-address limits (every test client comes from 127.0.0.1; tests/hostile/per_ip.rs sets
+/// them).
 pub fn settings() -> Settings {
     Settings {
         host: "127.0.0.1".into(),
@@ -27,6 +29,8 @@ pub fn settings() -> Settings {
         ping_interval_ms: 1_000,
         ping_timeout_ms: 3_000,
         public_dir: String::new(),
+        max_connections_per_ip: 0,
+        accept_rate_per_ip: 0,
         ..Settings::default()
     }
 }
@@ -293,6 +297,10 @@ pub fn serve_command() -> std::process::Command {
         "--port",
         "0",
         "--admin-port",
+        "0",
+        "--max-connections-per-ip",
+        "0",
+        "--accept-rate-per-ip",
         "0",
         "--public-dir",
         "",

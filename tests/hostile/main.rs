@@ -6,6 +6,13 @@ mod common;
 mod raw;
 
 mod admin;
+mod close_codes;
+mod compile_cache;
 mod endless_fragment;
 mod handshake_flood;
+mod per_ip;
 mod ping_flood;
+mod sample_config;
+mod static_files;
+mod tokens;
+mod upgrade_checks;

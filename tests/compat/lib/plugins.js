@@ -23,7 +23,7 @@ const DEFAULT_SERVE_BIN = path.resolve(COMPAT_DIR, '../../target/release/scgate'
 // Plugin name (file stem, and the name of its [plugins.NAME] table) -> file under plugins/dist/.
 const PLUGIN_FILES = {
   ping: 'ping.wasm',
-  login: 'login.wasm',
+  'demo-login': 'demo-login.wasm',
   'access-control': 'access-control.wasm',
   'host-calls': 'fixtures/host-calls.wasm',
 };

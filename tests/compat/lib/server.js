@@ -123,8 +123,10 @@ async function startServer({protocol = 'auto', extraArgs = [], bin = serverBin()
     throw new Error(`server binary not found: ${bin} (${binHint || 'set SCGATE_BIN, or build it with ' +
       '`cargo build --release --example embedded`'})`);
   }
-  // The admin listener on a free port too, so that servers started side by side never share one.
-  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--protocol', String(protocol),
+  // The admin listener on a free port too, so that servers started side by side never share one;
+  // no per-address limits, as every client of the suite comes from 127.0.0.1.
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0',
+    '--max-connections-per-ip', '0', '--accept-rate-per-ip', '0', '--protocol', String(protocol),
     '--ping-interval-ms', String(PING_INTERVAL_MS), '--ping-timeout-ms', String(PING_TIMEOUT_MS), ...extraArgs];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,7 +17,7 @@ const {
   AUTH_KEY, DEFAULT_EXPIRY_S, nodeSign, nodeVerify, authenticate, deauthenticate, storedToken, storeToken, pastExpiry,
 } = require('../lib/auth');
 
-const pool = pluginServerPool({plugins: ['login', 'access-control', 'ping']});
+const pool = pluginServerPool({plugins: ['demo-login', 'access-control', 'ping']});
 after(() => pool.stopAll());
 // No leeway, so that a token expires on the second the tests expect.
 const AUTH_ARGS = ['--auth-key', AUTH_KEY, '--auth-leeway-s', '0'];

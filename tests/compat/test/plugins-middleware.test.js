@@ -20,7 +20,7 @@ const {
 } = require('../lib/clients');
 const {quietPeriod, rejection} = require('../lib/wait');
 
-const pool = pluginServerPool({plugins: ['access-control', 'login', 'ping']});
+const pool = pluginServerPool({plugins: ['access-control', 'demo-login', 'ping']});
 after(() => pool.stopAll());
 
 let channelCounter = 0;

@@ -14,7 +14,7 @@ const {rawClient} = require('../lib/raw');
 const {rejection} = require('../lib/wait');
 
 const HOST_CALLS_SKIP = skipUnlessBuilt('host-calls');
-const pool = pluginServerPool({plugins: ['ping', 'login', ...(pluginBuilt('host-calls') ? ['host-calls'] : [])]});
+const pool = pluginServerPool({plugins: ['ping', 'demo-login', ...(pluginBuilt('host-calls') ? ['host-calls'] : [])]});
 after(() => pool.stopAll());
 
 const PAYLOADS = [

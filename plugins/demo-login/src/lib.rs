@@ -1,4 +1,5 @@
-//! `login`: demo `login` and `logout` handlers (world `handler-plugin`).
+//! `demo-login`: demo `login` and `logout` handlers (world `handler-plugin`). A demo of the
+//! auth flow, NOT an authentication scheme: it signs in whoever names a user.
 //!
 //! `login` with `{"username":U, "role":R, "channels":[…]}` signs the claims
 //! `{"username":U, "role":R or "user", "channels":[…] or []}` into the socket's auth token
@@ -40,6 +41,13 @@ struct Login;
 
 impl Guest for Login {
     fn init(_config: String) -> Result<Registration, String> {
+        // Said each time it loads, so that no one runs it by mistake (the repository's
+        // scgate.toml loads it for the sample app).
+        host::log(
+            host::Level::Warn,
+            "demo-login is a demo: `login` signs in whoever names a user, with any role and \
+             channels, and no password. Do not load it on a gateway others can reach.",
+        );
         Ok(Registration {
             events: vec!["login".to_string(), "logout".to_string()],
         })
@@ -65,7 +73,7 @@ impl Guest for Login {
             // The gateway only sends the events registered in `init`.
             _ => Err(error(
                 "UnknownEventError",
-                &format!("login does not handle {event}"),
+                &format!("demo-login does not handle {event}"),
             )),
         }
     }
