@@ -31,12 +31,18 @@ scripts/guests.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
 step "cargo test (unit and integration tests)"
 cargo test --quiet
+
+step "fuzz regressions: the fuzz corpus and every saved failure, replayed (fuzz/; scripts/fuzz.sh fuzzes)"
+# A crate of its own (no wasmtime): builds in seconds. Long fuzzing runs are not part of CI.
+cargo clippy --quiet --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+cargo test --quiet --manifest-path fuzz/Cargo.toml
 
 step "compat: real socketcluster-client 14.3.2 and 20.0.2 against a real gateway"
 # The dev profile (dependencies optimised, see Cargo.toml): reuses the build of the step above
