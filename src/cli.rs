@@ -155,6 +155,8 @@ pub struct ServeArgs {
     pub path: Option<String>,
     #[arg(long, value_name = "DIR", help = help("public_dir"))]
     pub public_dir: Option<String>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("public_plugin_status"))]
+    pub public_plugin_status: Option<bool>,
 
     #[arg(long, value_name = "N", help = help("workers"))]
     pub workers: Option<usize>,

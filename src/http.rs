@@ -1,5 +1,6 @@
 //! HTTP on the gateway's port: the WebSocket upgrade on the SocketCluster path (HTTP 400 for an
-//! upgrade anywhere else), `/health`, `/metrics`, `/plugins`, and static files from the public folder.
+//! upgrade anywhere else), `/health`, `/metrics`, `/plugins`, `/status/plugins` (when public),
+//! and static files from the public folder.
 
 use crate::connection;
 use crate::connection::ws::{self, WsSocket};
@@ -76,6 +77,7 @@ async fn route(
         "/health" => health(&ctx),
         "/metrics" => metrics(&ctx.metrics),
         "/plugins" => plugins(&ctx),
+        "/status/plugins" => public_plugins(&ctx),
         _ => static_file(&ctx, req).await,
     })
 }
@@ -198,6 +200,25 @@ fn plugins(ctx: &WorkerCtx) -> Response<Body> {
             "This gateway runs no plugins (native hooks)\n",
         ),
     }
+}
+
+/// The plugin status for pages served to clients (`public_plugin_status`, or dev mode), without
+/// file paths; 404 when neither is on or the gateway runs no plugins.
+fn public_plugins(ctx: &WorkerCtx) -> Response<Body> {
+    let settings = &ctx.settings;
+    let report = (settings.public_plugin_status || settings.dev)
+        .then(|| ctx.hooks.plugins_status())
+        .flatten();
+    let Some(report) = report else {
+        return text(StatusCode::NOT_FOUND, "Not found\n");
+    };
+    let body = crate::plugin::status::public(&report, settings.dev).to_string();
+    let mut response = with_type(StatusCode::OK, body, "application/json");
+    // Pages poll it for live counters: never answer from a cache.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn metrics(metrics: &Metrics) -> Response<Body> {

@@ -12,7 +12,10 @@ const WRAP_COLUMN: usize = 98;
 
 /// Group title → the keys in it, in the order they are printed.
 const GROUPS: &[(&str, &[&str])] = &[
-    ("Listener", &["host", "port", "path", "public_dir"]),
+    (
+        "Listener",
+        &["host", "port", "path", "public_dir", "public_plugin_status"],
+    ),
     ("Threads and brokers", &["workers", "brokers", "broker"]),
     (
         "Protocol and timeouts",

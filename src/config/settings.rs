@@ -96,6 +96,9 @@ pub struct Settings {
     pub write_buffer_bytes: usize,
     /// Folder of static files served over HTTP on the same port; empty disables it.
     pub public_dir: String,
+    /// Whether the public port answers `GET /status/plugins` (the plugin status report without
+    /// file paths) for pages like the sample one in public/; dev mode answers it regardless.
+    pub public_plugin_status: bool,
     /// Milliseconds to let sockets drain after SIGINT/SIGTERM before exiting.
     pub shutdown_grace_ms: u64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
@@ -173,6 +176,9 @@ impl Default for Settings {
             // Enough to coalesce a burst of small frames into one write syscall.
             write_buffer_bytes: 16 * 1024,
             public_dir: "public".into(),
+            // Off: which plugins run, and how often they are called, is for the operator
+            // (`GET /plugins`), not for every client of a production gateway.
+            public_plugin_status: false,
             shutdown_grace_ms: 5_000,
             log: "info".into(),
             plugins_dir: "plugins".into(),
