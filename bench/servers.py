@@ -179,7 +179,7 @@ def scgate(workers, nice):
     SocketCluster's boilerplate with SC_PUBLISH=1: count, publish the count on `pong`, ack."""
     server = Server(f"scgate-w{workers}", [
         SCGATE, "serve", "--config", "{tmp}/scgate.toml", "--host", "127.0.0.1", "--port", "{port}",
-        "--public-dir", "", "--workers", str(workers),
+        "--public-dir", "", "--workers", str(workers), "--admin-port", "0",
     ], cwd=REPO, env={}, ready="scgate READY", workers=0, nice=nice)
     plugins = os.path.join(server.tmp.name, "plugins")
     os.mkdir(plugins)

@@ -45,8 +45,9 @@ pub enum Command {
 /// The arguments of `scgate plugins`.
 #[derive(Clone, Debug, Args)]
 pub struct PluginsArgs {
-    /// The gateway's `HOST:PORT`. [default: the port of scgate.toml / SCGATE_PORT (8000) on
-    /// 127.0.0.1]
+    /// The gateway's admin listener, `HOST:PORT`. [default: admin_host and admin_port of
+    /// scgate.toml / SCGATE_ADMIN_* (127.0.0.1:8001)]; the token is admin_token
+    /// (SCGATE_ADMIN_TOKEN)
     #[arg(long, value_name = "HOST:PORT")]
     pub address: Option<String>,
     /// Print the report as JSON, as the gateway sent it.
@@ -153,6 +154,12 @@ pub struct ServeArgs {
     pub port: Option<u16>,
     #[arg(long, value_name = "PATH", help = help("path"))]
     pub path: Option<String>,
+    #[arg(long, value_name = "ADDR", help = help("admin_host"))]
+    pub admin_host: Option<String>,
+    #[arg(long, value_name = "PORT", help = help("admin_port"))]
+    pub admin_port: Option<u16>,
+    #[arg(long, value_name = "TOKEN", help = help("admin_token"))]
+    pub admin_token: Option<String>,
     #[arg(long, value_name = "DIR", help = help("public_dir"))]
     pub public_dir: Option<String>,
     #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("public_plugin_status"))]

@@ -19,6 +19,10 @@ pub(crate) enum Control {
     KickOut { channel: String, message: String },
     /// Close the socket with `code` and `reason`.
     Disconnect { code: u16, reason: String },
+    /// Not for a socket (its key is ignored): answer with the worker's plugin status report
+    /// (`Hooks::plugins_status`). The admin listener sends it and waits on the receiver; a
+    /// worker gone at shutdown drops the sender, which the waiter sees as an error.
+    PluginsStatus(tokio::sync::oneshot::Sender<Option<serde_json::Value>>),
 }
 
 /// Why a gateway command could not be carried out.
@@ -113,6 +117,17 @@ impl Gateway {
             reason: reason.into(),
         };
         self.send(socket, control).await
+    }
+
+    /// The plugin status report, as worker 0's hooks give it; `None` for native hooks.
+    pub(crate) async fn plugins_status(&self) -> Result<Option<serde_json::Value>, GatewayError> {
+        let sender = self.controls.first().ok_or(GatewayError::Closed)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        sender
+            .send((0, Control::PluginsStatus(tx)))
+            .await
+            .map_err(|_| GatewayError::Closed)?;
+        rx.await.map_err(|_| GatewayError::Closed)
     }
 
     async fn send(&self, socket: &str, control: Control) -> Result<(), GatewayError> {

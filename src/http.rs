@@ -1,11 +1,11 @@
-//! HTTP on the gateway's port: the WebSocket upgrade on the SocketCluster path (HTTP 400 for an
-//! upgrade anywhere else), `/health`, `/metrics`, `/plugins`, `/status/plugins` (when public),
-//! and static files from the public folder.
+//! HTTP on the gateway's public port: the WebSocket upgrade on the SocketCluster path (HTTP 400
+//! for an upgrade anywhere else), a minimal `/health` liveness answer, `/status/plugins` (the
+//! plugin report without paths, when made public), and static files from the public folder.
+//! Counters, metrics and the full plugin report are on the admin listener (`admin`).
 
 use crate::connection;
 use crate::connection::ws::{self, WsSocket};
 use crate::hooks::{self, Actions, UpgradeRequest, Verdict};
-use crate::metrics::Metrics;
 use crate::worker::WorkerCtx;
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode};
@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
-type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+pub(crate) type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 
 /// Time a plain HTTP connection gets to finish its response once shutdown starts.
 const HTTP_DRAIN: Duration = Duration::from_secs(1);
@@ -74,9 +74,7 @@ async fn route(
         return Ok(upgrade(ctx, permit, req));
     }
     Ok(match req.uri().path() {
-        "/health" => health(&ctx),
-        "/metrics" => metrics(&ctx.metrics),
-        "/plugins" => plugins(&ctx),
+        "/health" => liveness(),
         "/status/plugins" => public_plugins(&ctx),
         _ => static_file(&ctx, req).await,
     })
@@ -181,25 +179,14 @@ pub(crate) fn ws_limits(settings: &crate::config::Settings) -> ws::Limits {
     }
 }
 
-fn health(ctx: &WorkerCtx) -> Response<Body> {
-    let mut body = serde_json::Map::new();
-    body.insert("status".into(), "ok".into());
-    for (name, value) in ctx.metrics.snapshot() {
-        body.insert(name.into(), value.into());
-    }
-    let body = serde_json::Value::Object(body).to_string();
-    with_type(StatusCode::OK, body, "application/json")
-}
-
-/// The plugin status report; 404 when the gateway runs native hooks instead of plugins.
-fn plugins(ctx: &WorkerCtx) -> Response<Body> {
-    match ctx.hooks.plugins_status() {
-        Some(status) => with_type(StatusCode::OK, status.to_string(), "application/json"),
-        None => text(
-            StatusCode::NOT_FOUND,
-            "This gateway runs no plugins (native hooks)\n",
-        ),
-    }
+/// The public liveness answer: the process is up and accepting. Nothing else is shown here;
+/// the counters are on the admin listener's `/health`.
+fn liveness() -> Response<Body> {
+    with_type(
+        StatusCode::OK,
+        r#"{"status":"ok"}"#.to_owned(),
+        "application/json",
+    )
 }
 
 /// The plugin status for pages served to clients (`public_plugin_status`, or dev mode), without
@@ -221,22 +208,6 @@ fn public_plugins(ctx: &WorkerCtx) -> Response<Body> {
     response
 }
 
-fn metrics(metrics: &Metrics) -> Response<Body> {
-    let mut body = String::new();
-    for (name, value) in metrics.snapshot() {
-        // Only the open-socket count goes down; every other value is a running total.
-        let kind = if name == "sockets_open" {
-            "gauge"
-        } else {
-            "counter"
-        };
-        body.push_str(&format!(
-            "# TYPE scgate_{name} {kind}\nscgate_{name} {value}\n"
-        ));
-    }
-    with_type(StatusCode::OK, body, "text/plain; version=0.0.4")
-}
-
 async fn static_file(ctx: &WorkerCtx, req: Request<Incoming>) -> Response<Body> {
     let dir = &ctx.settings.public_dir;
     if dir.is_empty() {
@@ -254,11 +225,15 @@ fn empty() -> Body {
         .boxed_unsync()
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     with_type(status, body.to_owned(), "text/plain; charset=utf-8")
 }
 
-fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Response<Body> {
+pub(crate) fn with_type(
+    status: StatusCode,
+    body: String,
+    content_type: &'static str,
+) -> Response<Body> {
     let mut response = Response::new(
         Full::new(Bytes::from(body))
             .map_err(|never| match never {})

@@ -9,8 +9,10 @@
 //! - [`protocol`]: the SocketCluster wire format.
 //! - [`broker`]: the channel table shared by workers (in-process shards by default).
 //! - [`hooks`], [`gateway`]: the seam for application logic and server-side control of clients.
-//! - `http`: the upgrade, `/health`, `/metrics`, static files.
+//! - `http`: the public port's HTTP: the upgrade, a liveness `/health`, static files.
+//! - `admin`: the admin listener: `/health` with counters, `/metrics`, `/plugins`.
 
+mod admin;
 pub mod auth;
 pub mod broker;
 pub mod cli;

@@ -32,21 +32,25 @@ fn main() -> ExitCode {
 
 /// `scgate plugins`: the status report of a running gateway; exits 1 if it cannot be fetched.
 fn plugins(args: &PluginsArgs) -> ExitCode {
+    let settings = match resolve(&ServeArgs::default()) {
+        Ok(resolved) => resolved.settings,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     let address = match &args.address {
         Some(address) => address.clone(),
-        None => match resolve(&ServeArgs::default()) {
-            // The gateway listens on every address by default; ask it on loopback.
-            Ok(resolved) if resolved.settings.host == "0.0.0.0" => {
-                format!("127.0.0.1:{}", resolved.settings.port)
-            }
-            Ok(resolved) => format!("{}:{}", resolved.settings.host, resolved.settings.port),
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
-        },
+        None if settings.admin_host.is_empty() => {
+            eprintln!("error: admin_host is empty: this gateway has no admin listener");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        // An admin listener on every address is asked on loopback.
+        None if settings.admin_host == "0.0.0.0" => format!("127.0.0.1:{}", settings.admin_port),
+        None => format!("{}:{}", settings.admin_host, settings.admin_port),
     };
-    match scgate::plugin::status::fetch(&address) {
+    let token = Some(settings.admin_token.as_str()).filter(|t| !t.is_empty());
+    match scgate::plugin::status::fetch(&address, token) {
         Ok(report) if args.json => {
             println!("{report:#}");
             ExitCode::SUCCESS

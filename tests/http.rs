@@ -1,5 +1,6 @@
-//! HTTP on the gateway's port: health and metrics, static files, the upgrade path, the upgrade
-//! deadline for slow clients, and the connection limit.
+//! HTTP on the gateway's port: liveness on the public port, health and metrics on the admin
+//! listener, static files, the upgrade path, the upgrade deadline for slow clients, and the
+//! connection limit.
 
 mod common;
 
@@ -9,21 +10,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// One blocking HTTP/1.1 GET; returns the whole response text.
 fn get(addr: std::net::SocketAddr, path: &str, extra_headers: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    // A refused connection may be closed before the request is written; the answer is still
-    // there to read.
-    let _ = write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra_headers}\r\n"
-    );
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response
+    common::http(addr, path, extra_headers)
 }
 
 const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -32,7 +20,16 @@ const UPGRADE: &str = "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocke
 async fn health_and_metrics_report_counters() {
     let server = start(settings());
     let (_c, _) = Client::connected(server.local_addr()).await;
-    let addr = server.local_addr();
+    let public = server.local_addr();
+    let liveness = tokio::task::spawn_blocking(move || get(public, "/health", ""))
+        .await
+        .unwrap();
+    assert!(liveness.starts_with("HTTP/1.1 200"), "{liveness}");
+    assert!(
+        liveness.ends_with("\r\n\r\n{\"status\":\"ok\"}"),
+        "{liveness}"
+    );
+    let addr = server.admin_addr().unwrap();
     let health = tokio::task::spawn_blocking(move || get(addr, "/health", ""))
         .await
         .unwrap();

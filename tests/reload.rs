@@ -74,7 +74,10 @@ impl Live {
         let mut plugins = Plugins::load(&settings, &tables).expect("plugins load");
         plugins.watch(true, None).expect("watch");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let handle = scgate::start(settings, listener, plugins.hooks()).expect("start");
+        let admin = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let handle =
+            scgate::server::start_with_admin(settings, listener, Some(admin), plugins.hooks())
+                .expect("start");
         Live {
             handle: Some(handle),
             plugins: Some(plugins),
@@ -84,6 +87,10 @@ impl Live {
 
     fn addr(&self) -> SocketAddr {
         self.handle.as_ref().unwrap().local_addr()
+    }
+
+    fn admin_addr(&self) -> SocketAddr {
+        self.handle.as_ref().unwrap().admin_addr().unwrap()
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -357,7 +364,7 @@ async fn a_plugin_that_did_not_change_keeps_its_instances_when_another_loads() {
     live.stop().await;
 }
 
-/// `GET /plugins` on the gateway's port.
+/// `GET /plugins` on the gateway's admin listener.
 fn get_plugins(addr: SocketAddr) -> (String, String) {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(STEP)).unwrap();
@@ -377,7 +384,7 @@ async fn the_status_report_lists_each_plugin_over_http_and_the_cli() {
     std::fs::write(live.file("versioned.wasm"), b"broken").unwrap();
     status_until(&live, "versioned", |s| s["failed_loads"] == 1).await;
 
-    let addr = live.addr();
+    let addr = live.admin_addr();
     let (head, body) = tokio::task::spawn_blocking(move || get_plugins(addr))
         .await
         .unwrap();
@@ -450,6 +457,7 @@ async fn the_status_report_lists_each_plugin_over_http_and_the_cli() {
 struct Process {
     child: std::process::Child,
     addr: SocketAddr,
+    admin: SocketAddr,
     dir: TempDir,
 }
 
@@ -478,8 +486,13 @@ impl Process {
             command.env(key, value);
         }
         let mut child = command.spawn().expect("spawn scgate");
-        let addr = common::ready_addr(child.stdout.take().unwrap());
-        Process { child, addr, dir }
+        let (addr, admin) = common::ready_addrs(child.stdout.take().unwrap());
+        Process {
+            child,
+            addr,
+            admin,
+            dir,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -657,13 +670,14 @@ async fn dev_mode_rebuilds_a_rust_plugin_when_its_source_changes() {
     // A compile error is reported; the live version keeps answering.
     std::fs::write(&lib, format!("{edited}\nthis does not compile")).unwrap();
     let deadline = Instant::now() + build_wait;
-    let addr = gateway.addr;
+    let addr = gateway.admin;
     loop {
-        let report =
-            tokio::task::spawn_blocking(move || scgate::plugin::status::fetch(&addr.to_string()))
-                .await
-                .unwrap()
-                .unwrap();
+        let report = tokio::task::spawn_blocking(move || {
+            scgate::plugin::status::fetch(&addr.to_string(), None)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         let message = report["plugins"][0]["last_error"]["message"]
             .as_str()
             .unwrap_or_default()

@@ -36,7 +36,7 @@ empty="$(mktemp -d)"
 ports=()
 for i in 1 2 3; do
   port=$((BASE_PORT + i))
-  "$SCGATE_BIN" serve --host 127.0.0.1 --port "$port" --workers 2 --plugins-dir "$empty" \
+  "$SCGATE_BIN" serve --host 127.0.0.1 --port "$port" --admin-port 0 --workers 2 --plugins-dir "$empty" \
     --public-dir "$empty" --broker "redis://127.0.0.1:$REDIS_PORT" \
     > "$empty/node$i.log" 2>&1 &
   pids+=($!)

@@ -32,7 +32,7 @@ export function startPluginStatus() {
       setLive('off');
       $('plugin-list').replaceChildren(el('li', 'empty', 'This gateway does not publish its plugin status. ' +
         'Run it with public_plugin_status = true (the repository’s scgate.toml) or --dev; operators ' +
-        'read GET /plugins.'));
+        'read GET /plugins on the admin listener.'));
       return undefined;
     }
     if (!response.ok) {

@@ -21,7 +21,24 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "path",
         "Exact URL path of the SocketCluster WebSocket endpoint; must start with '/'. \
          Clients connect to it with their `path` option. Other paths are plain HTTP \
-         (static files, /health, /metrics).",
+         (static files, and /health, which answers {\"status\":\"ok\"} and nothing more).",
+    ),
+    (
+        "admin_host",
+        "Address of the admin listener, which serves /health with every counter, /metrics \
+         (Prometheus) and /plugins (the plugin report, file paths included). 127.0.0.1 keeps \
+         it on this machine; an empty string disables the admin listener.",
+    ),
+    (
+        "admin_port",
+        "TCP port of the admin listener, 0 to 65535. 0 picks a free port (`scgate serve` \
+         prints it on the line after READY).",
+    ),
+    (
+        "admin_token",
+        "Bearer token every admin request must carry (`Authorization: Bearer TOKEN`); \
+         others get HTTP 401. An empty string asks for none: then rely on admin_host. \
+         Prefer SCGATE_ADMIN_TOKEN to writing it in a file.",
     ),
     (
         "public_dir",

@@ -16,6 +16,10 @@ const GROUPS: &[(&str, &[&str])] = &[
         "Listener",
         &["host", "port", "path", "public_dir", "public_plugin_status"],
     ),
+    (
+        "Admin listener",
+        &["admin_host", "admin_port", "admin_token"],
+    ),
     ("Threads and brokers", &["workers", "brokers", "broker"]),
     (
         "Protocol and timeouts",

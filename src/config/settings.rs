@@ -59,6 +59,12 @@ pub struct Settings {
     pub port: u16,
     /// Exact URL path of the SocketCluster WebSocket endpoint.
     pub path: String,
+    /// Address of the admin listener (`/health` details, `/metrics`, `/plugins`); empty: none.
+    pub admin_host: String,
+    /// TCP port of the admin listener (0 picks a free port).
+    pub admin_port: u16,
+    /// Bearer token every admin request must carry; empty: none asked.
+    pub admin_token: String,
     /// Worker threads; 0 means one per CPU core.
     pub workers: usize,
     /// In-process broker shards (the channel table split by a hash of the name); 0 means one per worker.
@@ -146,6 +152,12 @@ impl Default for Settings {
             // SocketCluster's default port, so existing client configs work unchanged.
             port: 8000,
             path: "/socketcluster/".into(),
+            // Loopback only: counters and plugin file paths are for operators on this machine
+            // (or a scraper through a tunnel), never for the internet the public port faces.
+            admin_host: "127.0.0.1".into(),
+            // The port after SocketCluster's 8000, easy to remember beside it.
+            admin_port: 8001,
+            admin_token: String::new(),
             workers: 0,
             brokers: 0,
             broker: "memory".into(),

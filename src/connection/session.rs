@@ -309,6 +309,8 @@ impl Session {
                 Control::Frame(frame) => {
                     self.outbox.push(frame);
                 }
+                // Answered by the worker's dispatcher; never queued for a socket.
+                Control::PluginsStatus(_) => {}
             }
         }
         if self.outbox.is_closing() && self.linger_until.is_none() {

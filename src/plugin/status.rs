@@ -1,5 +1,6 @@
 //! The plugin status report seen from outside: `scgate plugins` fetches a running gateway's
-//! `GET /plugins` and prints it as a table; [`public`] trims it for `GET /status/plugins`.
+//! `GET /plugins` (on its admin listener) and prints it as a table; [`public`] trims the report
+//! for `GET /status/plugins` on the public port.
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
@@ -15,8 +16,9 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// command read forever.
 const MAX_REPLY_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The status report of the gateway at `address` (`host:port`).
-pub fn fetch(address: &str) -> anyhow::Result<Value> {
+/// The status report of the gateway whose admin listener is at `address` (`host:port`),
+/// sending `token` as the admin bearer token when given.
+pub fn fetch(address: &str, token: Option<&str>) -> anyhow::Result<Value> {
     let target = address
         .to_socket_addrs()
         .with_context(|| format!("{address} is not an address"))?
@@ -27,7 +29,13 @@ pub fn fetch(address: &str) -> anyhow::Result<Value> {
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
     // HTTP/1.0: the gateway closes the connection after the reply, which ends the read.
-    write!(stream, "GET /plugins HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET /plugins HTTP/1.0\r\nHost: {address}\r\n{authorization}\r\n"
+    )?;
     let mut reply = Vec::new();
     stream
         .take(MAX_REPLY_BYTES)

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 /// A running gateway.
 pub struct ServerHandle {
     addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     gateway: Gateway,
     shutdown: CancellationToken,
     threads: Vec<JoinHandle<()>>,
@@ -32,6 +33,11 @@ impl ServerHandle {
     /// The address the gateway listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the admin listener, if the gateway has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// Server-side control of clients (publish, transmit, kick out, disconnect).
@@ -64,10 +70,22 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Starts a gateway on `listener` (already bound; port 0 is fine) with per-worker `hooks`.
+/// Starts a gateway on `listener` (already bound; port 0 is fine) with per-worker `hooks`,
+/// without an admin listener.
 pub fn start(
     settings: Settings,
     listener: std::net::TcpListener,
+    hooks: HooksFactory,
+) -> anyhow::Result<ServerHandle> {
+    start_with_admin(settings, listener, None, hooks)
+}
+
+/// Like [`start`], with the admin listener (`/health` with counters, `/metrics`, `/plugins`;
+/// `admin_token` applies) on `admin`, already bound.
+pub fn start_with_admin(
+    settings: Settings,
+    listener: std::net::TcpListener,
+    admin: Option<std::net::TcpListener>,
     hooks: HooksFactory,
 ) -> anyhow::Result<ServerHandle> {
     let settings = Arc::new(settings);
@@ -93,8 +111,23 @@ pub fn start(
     }
     let gateway = Gateway::new(broker.clone(), control_senders, metrics.clone());
 
-    let mut threads = Vec::with_capacity(workers + 2);
+    let mut threads = Vec::with_capacity(workers + 3);
     threads.extend(broker_thread);
+    let admin_addr = match admin {
+        Some(admin) => {
+            let admin_addr = admin.local_addr().context("admin listener address")?;
+            let ctx = crate::admin::AdminCtx {
+                settings: settings.clone(),
+                metrics: metrics.clone(),
+                gateway: gateway.clone(),
+            };
+            let thread = crate::admin::spawn(admin, ctx, shutdown.clone())
+                .context("starting the admin thread")?;
+            threads.push(thread);
+            Some(admin_addr)
+        }
+        None => None,
+    };
     for (index, (accepted, controls, deliveries)) in receivers.into_iter().enumerate() {
         let spec = WorkerSpec {
             index,
@@ -147,6 +180,7 @@ pub fn start(
     threads.push(acceptor);
     Ok(ServerHandle {
         addr,
+        admin_addr,
         gateway,
         shutdown,
         threads,
@@ -244,6 +278,25 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<String> {
         .collect()
 }
 
+/// The admin listener the settings ask for, bound; none when `admin_host` is empty.
+fn bind_admin(settings: &Settings) -> anyhow::Result<Option<std::net::TcpListener>> {
+    if settings.admin_host.is_empty() {
+        return Ok(None);
+    }
+    let address = format!("{}:{}", settings.admin_host, settings.admin_port);
+    let listener = std::net::TcpListener::bind(&address)
+        .with_context(|| format!("cannot listen on {address} (admin_host, admin_port)"))?;
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    if !loopback && settings.admin_token.is_empty() {
+        tracing::warn!(
+            %address,
+            "the admin listener is reachable from other machines and admin_token is empty: \
+             anyone who reaches it can read the counters and the plugin report"
+        );
+    }
+    Ok(Some(listener))
+}
+
 /// Like [`serve`], with application hooks (the embedding API).
 pub fn serve_with_hooks(settings: Settings, hooks: HooksFactory) -> anyhow::Result<()> {
     run(settings, hooks, &mut || {
@@ -255,11 +308,21 @@ fn run(settings: Settings, hooks: HooksFactory, on_hangup: &mut dyn FnMut()) -> 
     let address = format!("{}:{}", settings.host, settings.port);
     let listener = std::net::TcpListener::bind(&address)
         .with_context(|| format!("cannot listen on {address}"))?;
-    let handle = start(settings, listener, hooks)?;
+    let admin = bind_admin(&settings)?;
+    let handle = start_with_admin(settings, listener, admin, hooks)?;
     tracing::info!(address = %handle.local_addr(), "listening");
-    // A fixed line on stdout that scripts and benchmark harnesses wait for.
-    println!("scgate READY listening on http://{}", handle.local_addr());
-    let _ = std::io::stdout().flush();
+    // A fixed line on stdout that scripts and benchmark harnesses wait for, then the admin
+    // listener's address on a line of its own; one write, so a reader that stops after the
+    // first line cannot make the second fail.
+    let mut lines = format!("scgate READY listening on http://{}\n", handle.local_addr());
+    if let Some(admin) = handle.admin_addr() {
+        tracing::info!(address = %admin, "admin listening");
+        lines.push_str(&format!("scgate ADMIN listening on http://{admin}\n"));
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(lines.as_bytes());
+    let _ = stdout.flush();
+    drop(stdout);
     signals::wait_for_shutdown(handle.shutdown_token(), on_hangup)?;
     handle.stop();
     tracing::info!("stopped");

@@ -86,6 +86,11 @@ fn deliver_filtered(ctx: &WorkerCtx, delivery: Delivery) {
 }
 
 fn command(ctx: &WorkerCtx, key: u64, control: Control) {
+    if let Control::PluginsStatus(reply) = control {
+        // The admin listener may have stopped waiting; nothing to do then.
+        let _ = reply.send(ctx.hooks.plugins_status());
+        return;
+    }
     let Some(outbox) = ctx.sockets.borrow().get(&key).cloned() else {
         return;
     };

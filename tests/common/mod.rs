@@ -64,14 +64,51 @@ pub fn test_hooks() -> HooksFactory {
     Arc::new(|_| Rc::new(TestHooks))
 }
 
-/// Starts a gateway with `settings` and the test hooks.
+/// Starts a gateway with `settings` and the test hooks, and an admin listener on a free
+/// loopback port (`ServerHandle::admin_addr`).
 pub fn start(settings: Settings) -> ServerHandle {
+    start_with(settings, test_hooks())
+}
+
+/// Starts a gateway with `settings` and `hooks`, and an admin listener on a free loopback port.
+pub fn start_with(settings: Settings, hooks: HooksFactory) -> ServerHandle {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(std::env::var("TEST_LOG").unwrap_or_default())
         .with_test_writer()
         .try_init();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    scgate::start(settings, listener, test_hooks()).expect("start")
+    let admin = std::net::TcpListener::bind("127.0.0.1:0").expect("bind admin");
+    scgate::server::start_with_admin(settings, listener, Some(admin), hooks).expect("start")
+}
+
+/// One blocking HTTP/1.1 request (`GET` unless `request_line` says otherwise: pass the
+/// method and path, e.g. `"POST /x"`); returns the whole response text.
+pub fn http(addr: SocketAddr, request_line: &str, extra_headers: &str) -> String {
+    use std::io::{Read, Write};
+    let request_line = if request_line.starts_with('/') {
+        format!("GET {request_line}")
+    } else {
+        request_line.to_owned()
+    };
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(STEP)).expect("timeout");
+    // A refused connection may be closed before the request is written; the answer is still
+    // there to read.
+    let _ = write!(
+        stream,
+        "{request_line} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra_headers}\r\n"
+    );
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// [`http`] from async code.
+pub async fn http_async(addr: SocketAddr, request_line: &str, extra_headers: &str) -> String {
+    let (line, headers) = (request_line.to_owned(), extra_headers.to_owned());
+    tokio::task::spawn_blocking(move || http(addr, &line, &headers))
+        .await
+        .expect("http task")
 }
 
 pub fn with_protocol(mode: ProtocolMode) -> Settings {
@@ -245,8 +282,8 @@ pub async fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bo
     check()
 }
 
-/// `scgate serve` (the real binary) on a free loopback port without static files: what every
-/// test of the binary starts from.
+/// `scgate serve` (the real binary) on a free loopback port, its admin listener on another,
+/// without static files: what every test of the binary starts from.
 pub fn serve_command() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_scgate"));
     command.args([
@@ -255,10 +292,29 @@ pub fn serve_command() -> std::process::Command {
         "127.0.0.1",
         "--port",
         "0",
+        "--admin-port",
+        "0",
         "--public-dir",
         "",
     ]);
     command
+}
+
+/// The addresses in the READY and ADMIN lines a started `scgate serve` prints first on stdout
+/// (an admin listener is expected: [`serve_command`] asks for one).
+pub fn ready_addrs(stdout: std::process::ChildStdout) -> (SocketAddr, SocketAddr) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut next = |prefix: &str| -> SocketAddr {
+        let line = lines.next().expect("no line").expect("read stdout");
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .parse()
+            .expect("an address")
+    };
+    let public = next("scgate READY listening on http://");
+    let admin = next("scgate ADMIN listening on http://");
+    (public, admin)
 }
 
 /// The address in the READY line a started `scgate serve` prints first on stdout.

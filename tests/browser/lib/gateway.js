@@ -62,7 +62,7 @@ async function startGateway() {
   if (!bin || !fs.existsSync(bin)) throw new Error(`scgate binary not found: ${bin} (cargo build --bin scgate)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'scgate-browser-'));
   layout(dir);
-  const child = spawn(bin, ['serve', '--config', 'scgate.toml', '--host', '127.0.0.1', '--port', '0', '--dev'], {
+  const child = spawn(bin, ['serve', '--config', 'scgate.toml', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--dev'], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {...process.env, NO_COLOR: '1', CARGO_TARGET_DIR: path.join(TARGET, 'plugin-template')},

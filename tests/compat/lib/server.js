@@ -3,7 +3,7 @@
 //
 // SCGATE_BIN names the binary (default ../../target/release/examples/embedded, relative to
 // tests/compat). It is started as
-//   SCGATE_BIN serve --host 127.0.0.1 --port 0 --protocol P --ping-interval-ms 1000 --ping-timeout-ms 3000 ...extra
+//   SCGATE_BIN serve --host 127.0.0.1 --port 0 --admin-port 0 --protocol P --ping-interval-ms 1000 --ping-timeout-ms 3000 ...extra
 // and must print, on stdout, a line `scgate READY listening on http://127.0.0.1:PORT`.
 // stdout and stderr are kept (the last part in memory, all of it in logs/) for diagnostics.
 
@@ -123,7 +123,8 @@ async function startServer({protocol = 'auto', extraArgs = [], bin = serverBin()
     throw new Error(`server binary not found: ${bin} (${binHint || 'set SCGATE_BIN, or build it with ' +
       '`cargo build --release --example embedded`'})`);
   }
-  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--protocol', String(protocol),
+  // The admin listener on a free port too, so that servers started side by side never share one.
+  const args = ['serve', '--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--protocol', String(protocol),
     '--ping-interval-ms', String(PING_INTERVAL_MS), '--ping-timeout-ms', String(PING_TIMEOUT_MS), ...extraArgs];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
