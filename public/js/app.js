@@ -77,8 +77,8 @@ function showClaims(socket) {
     return;
   }
   const notes = {
-    iat: (t) => `issued ${clock(new Date(t * 1000))}`,
-    exp: (t) => `expires in ${Math.round((t * 1000 - Date.now()) / 3600000)} h`,
+    iat: (t) => clock(new Date(t * 1000)),
+    exp: (t) => `in ${Math.round((t * 1000 - Date.now()) / 3600000)} h`,
   };
   const keys = Object.keys(claims);
   const lines = keys.map((key, i) => {
