@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of scgate from a fresh clone: formatting and lints, the Rust unit and
 # integration tests (a real gateway on port 0), and the real-client compatibility suite
-# (socketcluster-client 14.3.2 and 20.0.2 from npm). Installs what it needs on the way: the
-# wasm32-wasip2 target for the guest plugins, redis-server and nats-server for the broker
-# tests, and the npm packages of the compat suite.
+# (socketcluster-client 14.3.2 and 20.0.2 from npm), and the sample page in a real headless
+# Chromium. Installs what it needs on the way: the wasm32-wasip2 target for the guest plugins,
+# redis-server and nats-server for the broker tests, chromium for the page, and the npm
+# packages of the compat suite, the page and its test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,16 @@ if ! command -v redis-server >/dev/null || ! command -v nats-server >/dev/null; 
   apt-get update -qq && apt-get install -y -qq redis-server nats-server
 fi
 redis-server --version
+
+step "browser for the sample page's test: chromium (apt, skipped when present)"
+# Debian's build, driven by playwright-core; a test tool's own browser download is not used.
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
+chromium --version
+
+step "sample page: socketcluster-client's browser build into public/vendor/ (scripts/public-deps.sh)"
+scripts/public-deps.sh
 
 step "guest plugins: rustup target wasm32-wasip2, plugins/build.sh"
 plugins/build.sh
@@ -50,3 +61,11 @@ step "compat: real socketcluster-client 14.3.2 and 20.0.2 against a real gateway
 cargo build --quiet --bin scgate --example embedded
 bin="${CARGO_TARGET_DIR:-$PWD/target}/debug"
 SCGATE_BIN="$bin/examples/embedded" SCGATE_SERVE_BIN="$bin/scgate" tests/compat/run.sh
+
+step "new-plugin end to end: rust, python, js and c, built as their READMEs say, served, invoked"
+# Each language's toolchain runs for up to a few minutes on a loaded machine: a longer timeout.
+SCGATE_BIN="$bin/examples/embedded" SCGATE_SERVE_BIN="$bin/scgate" \
+  tests/compat/run.sh --test-timeout=900000 e2e/
+
+step "browser: the sample page in headless Chromium against scgate serve --dev"
+SCGATE_SERVE_BIN="$bin/scgate" tests/browser/run.sh

@@ -168,6 +168,8 @@ pub struct ServeArgs {
     pub public_outside_links: Option<bool>,
     #[arg(long, value_name = "ORIGINS", help = help("origins"))]
     pub origins: Option<String>,
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set, help = help("public_plugin_status"))]
+    pub public_plugin_status: Option<bool>,
 
     #[arg(long, value_name = "N", help = help("workers"))]
     pub workers: Option<usize>,

@@ -1,6 +1,8 @@
 //! HTTP on the gateway's public port: the WebSocket upgrade on the SocketCluster path (HTTP 400
 //! for an upgrade anywhere else; the checks of `http_guard`), a minimal `/health` liveness
-//! answer, and static files from the public folder. Counters, metrics and the plugin report are on the admin listener (`admin`).
+//! answer, `/status/plugins` (the plugin report without paths, when made public), and static
+//! files from the public folder. Counters, metrics and the full plugin report are on the admin
+//! listener (`admin`).
 
 use crate::connection;
 use crate::connection::ws::{self, WsSocket};
@@ -94,6 +96,7 @@ async fn route(
     }
     Ok(match req.uri().path() {
         "/health" => liveness(),
+        "/status/plugins" => public_plugins(&ctx),
         _ => static_file(&ctx, req).await,
     })
 }
@@ -210,6 +213,25 @@ fn liveness() -> Response<Body> {
         r#"{"status":"ok"}"#.to_owned(),
         "application/json",
     )
+}
+
+/// The plugin status for pages served to clients (`public_plugin_status`, or dev mode), without
+/// file paths; 404 when neither is on or the gateway runs no plugins.
+fn public_plugins(ctx: &WorkerCtx) -> Response<Body> {
+    let settings = &ctx.settings;
+    let report = (settings.public_plugin_status || settings.dev)
+        .then(|| ctx.hooks.plugins_status())
+        .flatten();
+    let Some(report) = report else {
+        return text(StatusCode::NOT_FOUND, "Not found\n");
+    };
+    let body = crate::plugin::status::public(&report, settings.dev).to_string();
+    let mut response = with_type(StatusCode::OK, body, "application/json");
+    // Pages poll it for live counters: never answer from a cache.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn static_file(ctx: &WorkerCtx, req: Request<Incoming>) -> Response<Body> {

@@ -62,6 +62,14 @@ pub const SETTING_DOCS: &[(&str, &str)] = &[
         "Folder of static files served over HTTP on the same port, relative to the working \
          directory. An empty string disables static files.",
     ),
+    (
+        "public_plugin_status",
+        "Answer GET /status/plugins on this port for pages served to clients (the sample page \
+         in public/ shows it live): each plugin's name, state, version hash, live since, loads, \
+         calls, errors and registrations, without file paths or error messages. Dev mode \
+         answers it whether or not this is on, with the error messages (a failed build's \
+         compiler output). Off: 404.",
+    ),
     // Threads and brokers.
     (
         "workers",

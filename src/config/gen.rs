@@ -22,6 +22,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "public_dotfiles",
             "public_outside_links",
             "origins",
+            "public_plugin_status",
         ],
     ),
     (

@@ -117,6 +117,9 @@ pub struct Settings {
     pub public_outside_links: bool,
     /// Origins allowed to open WebSockets, as SocketCluster's `origins` (`HOST:PORT`, `*` wildcards).
     pub origins: String,
+    /// Whether the public port answers `GET /status/plugins` (the plugin status report without
+    /// file paths) for pages like the sample one in public/; dev mode answers it regardless.
+    pub public_plugin_status: bool,
     /// Milliseconds to let sockets drain after SIGINT/SIGTERM before exiting.
     pub shutdown_grace_ms: u64,
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
@@ -223,6 +226,9 @@ impl Default for Settings {
             public_outside_links: false,
             // SocketCluster's default: every origin.
             origins: "*:*".into(),
+            // Off: which plugins run, and how often they are called, is for the operator
+            // (`GET /plugins`), not for every client of a production gateway.
+            public_plugin_status: false,
             shutdown_grace_ms: 5_000,
             log: "info".into(),
             plugins_dir: "plugins".into(),

@@ -18,7 +18,7 @@
 //! | `loader.rs` | finding plugins and loading them into the registry |
 //! | `watch.rs` | the watcher thread: reloads on file changes, SIGHUP and `--dev` builds |
 //! | `dev.rs` | `serve --dev`: rebuilds a Rust plugin when its source changes |
-//! | `status.rs` | `scgate plugins`: fetching and printing the status report |
+//! | `status.rs` | `scgate plugins`: fetching and printing the status report; its public form |
 //! | `kv.rs` | the key-value store shared by every worker |
 //! | `inspect.rs` | `scgate check-plugin` |
 //! | `scaffold.rs` | `scgate new-plugin` |

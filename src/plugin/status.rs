@@ -1,5 +1,6 @@
-//! `scgate plugins`: fetches a running gateway's `GET /plugins` (on its admin listener) and
-//! prints it as a table.
+//! The plugin status report seen from outside: `scgate plugins` fetches a running gateway's
+//! `GET /plugins` (on its admin listener) and prints it as a table; [`public`] trims the report
+//! for `GET /status/plugins` on the public port.
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
@@ -127,6 +128,49 @@ pub fn render(report: &Value) -> String {
     out
 }
 
+/// The fields of a plugin's entry that `GET /status/plugins` shows to anyone who asks: no file
+/// path (it tells how the host is laid out) and, outside dev mode, no error message (load
+/// errors quote paths and the host's errors).
+const PUBLIC_FIELDS: &[&str] = &[
+    "name",
+    "state",
+    "version",
+    "live_since",
+    "loads",
+    "failed_loads",
+    "events",
+    "stages",
+    "lifecycle",
+    "calls",
+    "errors",
+];
+
+/// `report` (as [`crate::hooks::Hooks::plugins_status`] gives it) with only the public fields
+/// of each plugin, and the time of its last load error; the error's message too if `dev`.
+pub fn public(report: &Value, dev: bool) -> Value {
+    let empty = Vec::new();
+    let plugins: Vec<Value> = report["plugins"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|plugin| {
+            let mut entry = serde_json::Map::new();
+            for key in PUBLIC_FIELDS {
+                entry.insert((*key).to_owned(), plugin[*key].clone());
+            }
+            let error = &plugin["last_error"];
+            let error = match (error.is_object(), dev) {
+                (false, _) => Value::Null,
+                (true, true) => error.clone(),
+                (true, false) => serde_json::json!({ "at": error["at"] }),
+            };
+            entry.insert("last_error".to_owned(), error);
+            Value::Object(entry)
+        })
+        .collect();
+    serde_json::json!({ "generation": report["generation"], "plugins": plugins })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +195,32 @@ mod tests {
         assert!(lines[3].starts_with("acl") && lines[3].contains("removed"));
         assert!(lines[3].contains("stages Subscribe; lifecycle"));
         assert_eq!(render(&json!({"plugins": []})), "no plugins\n");
+    }
+
+    #[test]
+    fn the_public_report_has_no_paths_and_error_messages_only_in_dev_mode() {
+        let report = json!({"generation": 2, "plugins": [
+            {"name": "ping", "file": "/srv/app/plugins/ping.wasm", "state": "live", "version": "ab",
+             "live_since": "2026-11-27T04:10:32.123Z", "loads": 2, "failed_loads": 1, "calls": 10,
+             "errors": 0, "events": ["ping"], "stages": [], "lifecycle": false,
+             "last_error": {"at": "2026-11-27T04:11:00.000Z", "message": "cannot read /srv/app"}},
+        ]});
+        let trimmed = public(&report, false);
+        let ping = &trimmed["plugins"][0];
+        assert_eq!(trimmed["generation"], 2);
+        assert_eq!(ping["version"], "ab");
+        assert_eq!(ping["calls"], 10);
+        assert_eq!(ping["events"], json!(["ping"]));
+        assert!(ping.get("file").is_none(), "{ping}");
+        assert_eq!(
+            ping["last_error"],
+            json!({"at": "2026-11-27T04:11:00.000Z"})
+        );
+        assert!(!trimmed.to_string().contains("/srv/app"), "{trimmed}");
+        let dev = public(&report, true);
+        assert_eq!(
+            dev["plugins"][0]["last_error"]["message"],
+            "cannot read /srv/app"
+        );
     }
 }
